@@ -1,0 +1,75 @@
+// swift-tools-version:6.0
+//
+// Stream-DiffVSR in Swift. Layers (each imports only the ones below it):
+//   stream-diffvsr (CLI)  /  WebApp
+//   StreamDiffVSR (pipeline, sessions, scheduler, motion compensation)
+//   Models (UNet, ControlNet, TemporalAutoencoderTiny, CLIP, RAFT)
+//   Checkpoints (safetensors, torch pickle, strict state dicts)   Hub   Media
+//   TensorEngine (tensor, ops) <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
+import PackageDescription
+
+/// The GEMM/convolution micro-kernels are written once (Sources/KernelSources) and compiled three
+/// times with different target CPUs; TensorEngine picks one at run time from CPUID. Without a target
+/// CPU the SIMD16 code is scalarised, so the flags are what makes the engine fast.
+#if arch(x86_64)
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let avx512Flags: [SwiftSetting] = []
+let avx2Flags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "StreamDiffVSR",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "StreamDiffVSR", targets: ["StreamDiffVSR"]),
+        .executable(name: "stream-diffvsr", targets: ["stream-diffvsr"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.2.0"),
+    ],
+    targets: [
+        .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags),
+        .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags),
+        .target(name: "KernelsPortable", path: "Sources/KernelsPortable"),
+        .target(name: "TensorEngine", dependencies: ["KernelsAVX512", "KernelsAVX2", "KernelsPortable"]),
+        .target(name: "Checkpoints", dependencies: ["TensorEngine", "ZIPFoundation"]),
+        .target(name: "Hub", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .systemLibrary(name: "CLibPNG", path: "Sources/CLibPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG", providers: [.apt(["libjpeg-dev"])]),
+        .target(name: "Media", dependencies: ["CLibPNG", "CLibJPEG"]),
+        .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"]),
+        .target(name: "StreamDiffVSR", dependencies: ["Models", "Checkpoints", "Hub", "TensorEngine"]),
+        .executableTarget(name: "stream-diffvsr", dependencies: [
+            "StreamDiffVSR", "Media", "Hub",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models"],
+                          path: "Benchmarks/stream-diffvsr-bench"),
+
+        .target(name: "TestSupport", dependencies: ["TensorEngine", "Checkpoints"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "Checkpoints", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HubTests", dependencies: [
+            "Hub", .product(name: "Hummingbird", package: "hummingbird"),
+        ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StreamDiffVSRTests", dependencies: ["StreamDiffVSR", "Media", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+    ],
+    // Swift 6 toolchain, Swift 5 language mode: the engine hands raw buffers to worker threads, which
+    // strict concurrency checking cannot express without wrapping every pointer.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// StreamDiffVSR module (see README).

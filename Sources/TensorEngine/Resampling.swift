@@ -1,0 +1,156 @@
+import Foundation
+
+// Resampling with PyTorch's exact index arithmetic: interpolate (nearest, bilinear, bicubic),
+// grid_sample, and average pooling. All operate on NCHW tensors.
+
+public enum InterpolationMode: Sendable { case nearest, bilinear, bicubic }
+
+/// The source-to-destination scale PyTorch uses: 1/scaleFactor when a factor was given, in/out otherwise.
+@inline(__always)
+private func resizeScale(input: Int, output: Int, factor: Double?, alignCorners: Bool) -> Float {
+    if alignCorners { return output > 1 ? Float(input - 1) / Float(output - 1) : 0 }
+    if let factor, factor > 0 { return Float(1 / factor) }
+    return Float(input) / Float(output)
+}
+
+/// The taps and weights of one output coordinate.
+private struct Taps {
+    var indices: [Int]
+    var weights: [Float]
+}
+
+private func taps(mode: InterpolationMode, input: Int, output: Int, factor: Double?, alignCorners: Bool) -> [Taps] {
+    let scale = resizeScale(input: input, output: output, factor: factor, alignCorners: alignCorners)
+    return (0..<output).map { dst in
+        switch mode {
+        case .nearest:
+            // PyTorch 'nearest' (not 'nearest-exact'): floor(dst * scale), float arithmetic.
+            let src = min(Int(floorf(Float(dst) * scale)), input - 1)
+            return Taps(indices: [src], weights: [1])
+        case .bilinear:
+            var src = alignCorners ? scale * Float(dst) : scale * (Float(dst) + 0.5) - 0.5
+            if src < 0 { src = 0 }
+            let i0 = min(Int(src), input - 1)
+            let i1 = min(i0 + 1, input - 1)
+            let lambda = src - Float(i0)
+            return Taps(indices: [i0, i1], weights: [1 - lambda, lambda])
+        case .bicubic:
+            let src = alignCorners ? scale * Float(dst) : scale * (Float(dst) + 0.5) - 0.5
+            let i = Int(floorf(src))
+            let t = src - Float(i)
+            let a: Float = -0.75
+            func near(_ x: Float) -> Float { ((a + 2) * x - (a + 3)) * x * x + 1 }
+            func far(_ x: Float) -> Float { ((a * x - 5 * a) * x + 8 * a) * x - 4 * a }
+            let weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+            let indices = (-1...2).map { min(max(i + $0, 0), input - 1) }
+            return Taps(indices: indices, weights: weights)
+        }
+    }
+}
+
+/// PyTorch `F.interpolate` for NCHW input. Give either `size` (height, width) or `scaleFactor`.
+/// Bicubic uses A = -0.75 with edge-clamped taps and no output clamp.
+public func interpolate(_ x: Tensor, size: (Int, Int)? = nil, scaleFactor: Double? = nil,
+                        mode: InterpolationMode, alignCorners: Bool = false) -> Tensor {
+    precondition(x.rank == 4, "interpolate expects NCHW, got \(x.shape)")
+    let (height, width) = (x.shape[2], x.shape[3])
+    let outHeight = size?.0 ?? Int(floor(Double(height) * (scaleFactor ?? 1)))
+    let outWidth = size?.1 ?? Int(floor(Double(width) * (scaleFactor ?? 1)))
+    let factor = size == nil ? scaleFactor : nil
+    let rowTaps = taps(mode: mode, input: height, output: outHeight, factor: factor, alignCorners: alignCorners)
+    let columnTaps = taps(mode: mode, input: width, output: outWidth, factor: factor, alignCorners: alignCorners)
+    let planes = x.shape[0] * x.shape[1]
+    let result = Tensor(uninitializedShape: [x.shape[0], x.shape[1], outHeight, outWidth])
+    let (source, target) = (x.data, result.data)
+    Parallel.forEach(planes * outHeight, minimumChunk: 8) { job in
+        let plane = job / outHeight, oy = job % outHeight
+        let input = source + plane * height * width
+        let output = target + (plane * outHeight + oy) * outWidth
+        let rows = rowTaps[oy]
+        for ox in 0..<outWidth {
+            let columns = columnTaps[ox]
+            var value: Float = 0
+            for (ri, ry) in rows.indices.enumerated() {
+                var line: Float = 0
+                for (ci, cx) in columns.indices.enumerated() { line += columns.weights[ci] * input[ry * width + cx] }
+                value += rows.weights[ri] * line
+            }
+            output[ox] = value
+        }
+    }
+    return result
+}
+
+public enum GridSampleMode: Sendable { case bilinear, nearest }
+public enum GridSamplePadding: Sendable { case zeros, border }
+
+/// PyTorch `F.grid_sample` (2-D): input [N, C, H, W], grid [N, Ho, Wo, 2] holding normalised (x, y).
+public func gridSample(_ input: Tensor, grid: Tensor, mode: GridSampleMode = .bilinear,
+                       padding: GridSamplePadding = .zeros, alignCorners: Bool) -> Tensor {
+    precondition(input.rank == 4 && grid.rank == 4 && grid.shape[3] == 2 && grid.shape[0] == input.shape[0],
+                 "grid_sample: input \(input.shape), grid \(grid.shape)")
+    let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+    let (outHeight, outWidth) = (grid.shape[1], grid.shape[2])
+    let result = Tensor(uninitializedShape: [batch, channels, outHeight, outWidth])
+    func unnormalise(_ v: Float, _ size: Int) -> Float {
+        var c = alignCorners ? (v + 1) / 2 * Float(size - 1) : ((v + 1) * Float(size) - 1) / 2
+        if padding == .border { c = min(max(c, 0), Float(size - 1)) }
+        return c
+    }
+    let (source, target, coordinates) = (input.data, result.data, grid.data)
+    Parallel.forEach(batch * outHeight, minimumChunk: 4) { job in
+        let n = job / outHeight, oy = job % outHeight
+        for ox in 0..<outWidth {
+            let g = coordinates + ((n * outHeight + oy) * outWidth + ox) * 2
+            let x = unnormalise(g[0], width), y = unnormalise(g[1], height)
+            let outIndex = oy * outWidth + ox
+            switch mode {
+            case .nearest:
+                let ix = Int(x.rounded(.toNearestOrEven)), iy = Int(y.rounded(.toNearestOrEven))
+                let inside = ix >= 0 && ix < width && iy >= 0 && iy < height
+                for c in 0..<channels {
+                    target[(n * channels + c) * outHeight * outWidth + outIndex] =
+                        inside ? source[((n * channels + c) * height + iy) * width + ix] : 0
+                }
+            case .bilinear:
+                let x0 = Int(floorf(x)), y0 = Int(floorf(y))
+                let tx = x - Float(x0), ty = y - Float(y0)
+                let corners = [(x0, y0, (1 - tx) * (1 - ty)), (x0 + 1, y0, tx * (1 - ty)),
+                               (x0, y0 + 1, (1 - tx) * ty), (x0 + 1, y0 + 1, tx * ty)]
+                for c in 0..<channels {
+                    let plane = source + (n * channels + c) * height * width
+                    var value: Float = 0
+                    for (cx, cy, w) in corners where cx >= 0 && cx < width && cy >= 0 && cy < height {
+                        value += plane[cy * width + cx] * w
+                    }
+                    target[(n * channels + c) * outHeight * outWidth + outIndex] = value
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// PyTorch `avg_pool2d` without padding, floor mode: kernel and stride per axis.
+public func avgPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil) -> Tensor {
+    let stride = stride ?? kernel
+    let (height, width) = (x.shape[2], x.shape[3])
+    let outHeight = (height - kernel.0) / stride.0 + 1, outWidth = (width - kernel.1) / stride.1 + 1
+    let planes = x.shape[0] * x.shape[1]
+    let result = Tensor(uninitializedShape: [x.shape[0], x.shape[1], max(outHeight, 0), max(outWidth, 0)])
+    let (source, target) = (x.data, result.data)
+    let inverseArea = 1 / Float(kernel.0 * kernel.1)
+    Parallel.forEach(planes, minimumChunk: 4) { plane in
+        let input = source + plane * height * width
+        for oy in 0..<outHeight {
+            for ox in 0..<outWidth {
+                var sum: Float = 0
+                for ky in 0..<kernel.0 {
+                    for kx in 0..<kernel.1 { sum += input[(oy * stride.0 + ky) * width + ox * stride.1 + kx] }
+                }
+                target[(plane * outHeight + oy) * outWidth + ox] = sum * inverseArea
+            }
+        }
+    }
+    return result
+}
