@@ -49,7 +49,7 @@ let package = Package(
         .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "Media", dependencies: ["CLibPNG", "CLibJPEG"]),
         .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"]),
-        .target(name: "StreamDiffVSR", dependencies: ["Models", "Checkpoints", "Hub", "TensorEngine"]),
+        .target(name: "StreamDiffVSR", dependencies: ["Models", "Checkpoints", "Hub", "Media", "TensorEngine"]),
         .executableTarget(name: "stream-diffvsr", dependencies: [
             "StreamDiffVSR", "Media", "Hub",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
