@@ -17,7 +17,11 @@ public func floatFromHalfBits(_ bits: UInt16) -> Float {
         let value = Float(mantissa) * 0x1p-24
         return sign != 0 ? -value : value
     }
-    if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
+    if exponent == 0x1F {
+        // NaNs come out quiet with their payload, as the hardware conversion (and so torch) does.
+        let quiet: UInt32 = mantissa == 0 ? 0 : 0x0040_0000
+        return Float(bitPattern: sign | 0x7F80_0000 | quiet | (mantissa << 13))
+    }
     return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
 }
 

@@ -20,19 +20,29 @@ private struct Taps {
 }
 
 private func taps(mode: InterpolationMode, input: Int, output: Int, factor: Double?, alignCorners: Bool) -> [Taps] {
-    let scale = resizeScale(input: input, output: output, factor: factor, alignCorners: alignCorners)
+    // align_corners has no meaning for nearest (PyTorch rejects it); it never changes the scale there.
+    let scale = resizeScale(input: input, output: output, factor: factor, alignCorners: alignCorners && mode != .nearest)
     return (0..<output).map { dst in
         switch mode {
         case .nearest:
-            // PyTorch 'nearest' (not 'nearest-exact'): floor(dst * scale), float arithmetic.
-            let src = min(Int(floorf(Float(dst) * scale)), input - 1)
+            // PyTorch 'nearest' (not 'nearest-exact'): floor(dst * scale) in float arithmetic, except
+            // that an unchanged or exactly doubled size maps indices directly whatever the scale
+            // factor was (a factor of 1.01 on 10 pixels is the identity, 2.05 is plain doubling).
+            let src: Int
+            if output == input {
+                src = dst
+            } else if output == 2 * input {
+                src = dst / 2
+            } else {
+                src = min(Int(floorf(Float(dst) * scale)), input - 1)
+            }
             return Taps(indices: [src], weights: [1])
         case .bilinear:
             var src = alignCorners ? scale * Float(dst) : scale * (Float(dst) + 0.5) - 0.5
             if src < 0 { src = 0 }
             let i0 = min(Int(src), input - 1)
             let i1 = min(i0 + 1, input - 1)
-            let lambda = src - Float(i0)
+            let lambda = min(max(src - Float(i0), 0), 1)
             return Taps(indices: [i0, i1], weights: [1 - lambda, lambda])
         case .bicubic:
             let src = alignCorners ? scale * Float(dst) : scale * (Float(dst) + 0.5) - 0.5

@@ -1,0 +1,43 @@
+// softmax and multi-head scaled dot-product attention against torch.softmax /
+// F.scaled_dot_product_attention (heads split from the channel axis, top-left causal mask).
+
+import TensorEngine
+import TestSupport
+import XCTest
+
+final class AttentionParityTests: XCTestCase {
+    func testSoftmax() throws {
+        let fixture = try engineFixture("attention")
+        for name in ["rows", "length1"] {
+            let result = softmax(try fixture["softmax.\(name).input"])
+            assertClose(result, try fixture["softmax.\(name).output"], tolerance: 1e-6, "softmax \(name)")
+        }
+    }
+
+    func testMaskedLogitsGiveExactZeros() throws {
+        let fixture = try engineFixture("attention")
+        let result = softmax(try fixture["softmax.rows.input"]).reshaped([3, 5, 37])
+        let row = result.data + (1 * 5 + 2) * 37
+        XCTAssertEqual((3..<9).map { row[$0] }, Array(repeating: 0, count: 6))
+    }
+
+    func testMultiHeadAttention() throws {
+        let fixture = try engineFixture("attention")
+        let cases: [(name: String, heads: Int, causal: Bool)] = [
+            ("self", 4, false), ("cross", 3, false), ("value_width", 2, false),
+            ("causal_square", 2, true), ("causal_fewer_queries", 2, true), ("causal_more_queries", 1, true),
+            ("long", 2, false), ("long_causal", 2, true),
+        ]
+        for (name, heads, causal) in cases {
+            let prefix = "attention.\(name)."
+            let (query, key, value) = (try fixture[prefix + "query"], try fixture[prefix + "key"], try fixture[prefix + "value"])
+            let expected = try fixture[prefix + "output"]
+            // The default block, one row at a time, and a block that leaves a ragged last chunk.
+            for queryBlock in [256, 1, 7] {
+                let result = multiHeadAttention(query: query, key: key, value: value, heads: heads,
+                                                causal: causal, queryBlock: queryBlock)
+                assertClose(result, expected, tolerance: 1e-4, "attention \(name) queryBlock \(queryBlock)")
+            }
+        }
+    }
+}

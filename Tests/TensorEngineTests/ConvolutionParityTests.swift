@@ -1,0 +1,47 @@
+// conv2d over every kernel shape the models use (1x1, 3x3, 7x7, 1x5, 5x1), strides, paddings,
+// optional bias, 1-pixel images and odd channel counts; conv1d. Against F.conv2d / F.conv1d.
+
+import TensorEngine
+import TestSupport
+import XCTest
+
+final class ConvolutionParityTests: XCTestCase {
+    /// Reductions of up to 300 terms in a different order than PyTorch's.
+    let tolerance: Float = 1e-4
+
+    func testConv2d() throws {
+        let fixture = try engineFixture("conv")
+        let cases: [(name: String, stride: (Int, Int), padding: (Int, Int))] = [
+            ("pointwise", (1, 1), (0, 0)),
+            ("pointwise_strided", (2, 2), (0, 0)),
+            ("k3", (1, 1), (1, 1)),
+            ("k3_stride2", (2, 2), (1, 1)),
+            ("k3_no_padding", (1, 1), (0, 0)),
+            ("k3_wide_channels", (1, 1), (1, 1)),
+            ("k3_mixed_stride", (2, 1), (1, 0)),
+            ("k7", (1, 1), (3, 3)),
+            ("k7_stride2", (2, 2), (3, 3)),
+            ("k1x5", (1, 1), (0, 2)),
+            ("k5x1", (1, 1), (2, 0)),
+            ("one_pixel", (1, 1), (1, 1)),
+            ("kernel_equals_input", (1, 1), (0, 0)),
+        ]
+        for (name, stride, padding) in cases {
+            let prefix = "conv2d.\(name)."
+            let result = conv2d(try fixture[prefix + "input"], weight: try fixture[prefix + "weight"],
+                                bias: try fixture.optional(prefix + "bias"), stride: stride, padding: padding)
+            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "conv2d \(name)")
+        }
+    }
+
+    func testConv1d() throws {
+        let fixture = try engineFixture("conv")
+        let cases: [(name: String, stride: Int, padding: Int)] = [("k3", 1, 1), ("k5_stride2", 2, 2), ("pointwise", 1, 0)]
+        for (name, stride, padding) in cases {
+            let prefix = "conv1d.\(name)."
+            let result = conv1d(try fixture[prefix + "input"], weight: try fixture[prefix + "weight"],
+                                bias: try fixture.optional(prefix + "bias"), stride: stride, padding: padding)
+            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "conv1d \(name)")
+        }
+    }
+}

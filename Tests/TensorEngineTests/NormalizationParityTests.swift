@@ -1,0 +1,60 @@
+// group_norm, layer_norm, instance_norm and inference batch_norm against torch.nn.functional, on
+// inputs with a large mean (so the mean subtraction and eps placement matter), 1-pixel and length-1
+// normalisation extents, and with and without affine parameters.
+
+import TensorEngine
+import TestSupport
+import XCTest
+
+final class NormalizationParityTests: XCTestCase {
+    let tolerance: Float = 1e-5
+
+    func testGroupNorm() throws {
+        let fixture = try engineFixture("norm")
+        let cases: [(name: String, groups: Int, epsilon: Float)] = [
+            ("affine", 4, 1e-5), ("per_channel", 32, 1e-6), ("one_pixel", 3, 1e-6),
+            ("single_group_plain", 1, 1e-5), ("rank3", 2, 1e-5),
+        ]
+        for (name, groups, epsilon) in cases {
+            let prefix = "group_norm.\(name)."
+            let result = groupNorm(try fixture[prefix + "input"], groups: groups, weight: try fixture.optional(prefix + "weight"),
+                                   bias: try fixture.optional(prefix + "bias"), epsilon: epsilon)
+            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "group_norm \(name)")
+        }
+    }
+
+    func testLayerNorm() throws {
+        let fixture = try engineFixture("norm")
+        let cases: [(name: String, epsilon: Float)] = [("affine", 1e-5), ("plain_eps12", 1e-12), ("length1", 1e-5)]
+        for (name, epsilon) in cases {
+            let prefix = "layer_norm.\(name)."
+            let result = layerNorm(try fixture[prefix + "input"], weight: try fixture.optional(prefix + "weight"),
+                                   bias: try fixture.optional(prefix + "bias"), epsilon: epsilon)
+            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "layer_norm \(name)")
+        }
+    }
+
+    func testInstanceNorm() throws {
+        let fixture = try engineFixture("norm")
+        let cases: [(name: String, epsilon: Float)] = [("affine", 1e-5), ("plain", 1e-3)]
+        for (name, epsilon) in cases {
+            let prefix = "instance_norm.\(name)."
+            let result = instanceNorm(try fixture[prefix + "input"], weight: try fixture.optional(prefix + "weight"),
+                                      bias: try fixture.optional(prefix + "bias"), epsilon: epsilon)
+            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "instance_norm \(name)")
+        }
+    }
+
+    func testBatchNormInference() throws {
+        let fixture = try engineFixture("norm")
+        let cases: [(name: String, epsilon: Float)] = [("affine", 1e-5), ("plain_eps3", 1e-3)]
+        for (name, epsilon) in cases {
+            let prefix = "batch_norm.\(name)."
+            let result = batchNorm(try fixture[prefix + "input"], runningMean: try fixture[prefix + "running_mean"],
+                                   runningVariance: try fixture[prefix + "running_var"],
+                                   weight: try fixture.optional(prefix + "weight"), bias: try fixture.optional(prefix + "bias"),
+                                   epsilon: epsilon)
+            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "batch_norm \(name)")
+        }
+    }
+}
