@@ -40,4 +40,21 @@ final class AttentionParityTests: XCTestCase {
             }
         }
     }
+
+    /// Sequences long enough for several query blocks and a thread split, against float64.
+    func testLongSequencesAgainstFloat64Reference() {
+        let query = seededTensor([1, 400, 48], seed: 41) * 2, key = seededTensor([1, 450, 48], seed: 42)
+        let value = seededTensor([1, 450, 48], seed: 43)
+        for causal in [false, true] {
+            let expected = referenceAttention(query: query, key: key, value: value, heads: 3, causal: causal)
+            withThreadCounts([1, 5]) { threads in
+                for queryBlock in [256, 100] {
+                    let result = multiHeadAttention(query: query, key: key, value: value, heads: 3,
+                                                    causal: causal, queryBlock: queryBlock)
+                    assertClose(result, expected, tolerance: 1e-4,
+                                "attention causal \(causal), queryBlock \(queryBlock), \(threads) threads")
+                }
+            }
+        }
+    }
 }

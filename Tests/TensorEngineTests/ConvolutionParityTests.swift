@@ -44,4 +44,24 @@ final class ConvolutionParityTests: XCTestCase {
             assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "conv1d \(name)")
         }
     }
+
+    /// Convolutions large enough to cross the GEMM blocks (reduction 256, output channels 144, pixels
+    /// 2048) and split over threads, against float64.
+    func testLargeShapesAgainstFloat64Reference() {
+        let cases: [(name: String, input: [Int], weight: [Int], stride: (Int, Int), padding: (Int, Int))] = [
+            ("3x3 over 2160 pixels", [1, 29, 48, 45], [20, 29, 3, 3], (1, 1), (1, 1)),
+            ("1x1 deep", [1, 260, 13, 15], [150, 260, 1, 1], (1, 1), (0, 0)),
+            ("7x7 stride 2", [1, 3, 40, 37], [24, 3, 7, 7], (2, 2), (3, 3)),
+        ]
+        for (index, (name, inputShape, weightShape, stride, padding)) in cases.enumerated() {
+            let x = seededTensor(inputShape, seed: UInt64(10 + index))
+            let weight = seededTensor(weightShape, seed: UInt64(20 + index))
+            let bias = seededTensor([weightShape[0]], seed: UInt64(30 + index))
+            let expected = referenceConv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+            withThreadCounts([1, 5]) { threads in
+                let result = conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+                assertClose(result, expected, tolerance: tolerance, "conv2d \(name), \(threads) threads")
+            }
+        }
+    }
 }

@@ -30,4 +30,22 @@ final class MatmulParityTests: XCTestCase {
             assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "linear \(name)")
         }
     }
+
+    /// Shapes that cross the cache blocks (depth 256, rows 144, columns 2048), leave ragged edge tiles
+    /// and split over threads (1 and an uneven 5), against float64.
+    func testLargeShapesAgainstFloat64Reference() {
+        let tall = seededTensor([1, 150, 530], seed: 1), narrow = seededTensor([530, 97], seed: 2)
+        let short = seededTensor([1, 13, 270], seed: 3), wide = seededTensor([2100, 270], seed: 4)
+        let bias = seededTensor([2100], seed: 5)
+        let expectedTall = referenceMatmul(tall, narrow, transposeB: false)
+        let expectedWide = referenceMatmul(short, wide, transposeB: true)
+        let expectedLinear = expectedWide + bias
+        withThreadCounts([1, 5]) { threads in
+            assertClose(matmul(tall, narrow), expectedTall, tolerance: tolerance, "matmul, \(threads) threads")
+            assertClose(matmul(short, wide, transposeB: true), expectedWide, tolerance: tolerance,
+                        "matmul transposed, \(threads) threads")
+            assertClose(linear(short, weight: wide, bias: bias), expectedLinear, tolerance: tolerance,
+                        "linear, \(threads) threads")
+        }
+    }
 }

@@ -1,0 +1,120 @@
+// Straightforward float64 implementations of the definitions of matmul, convolution and attention,
+// for shapes too large to commit as fixtures: big enough to cross the GEMM cache blocks, split across
+// threads, and leave ragged edge tiles. They are the reference, so they stay naive on purpose.
+
+import Foundation
+import TensorEngine
+
+/// Deterministic values uniform in [-1, 1) (a 64-bit LCG), so large inputs need no fixture.
+func seededTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var state = seed &* 6364136223846793005 &+ 1442695040888963407
+    let result = Tensor(uninitializedShape: shape)
+    for i in 0..<result.count {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        result.data[i] = Float(state >> 40) / Float(1 << 23) - 1
+    }
+    return result
+}
+
+/// Runs `body` once per thread count, restoring the engine's setting afterwards.
+func withThreadCounts(_ counts: [Int], _ body: (Int) throws -> Void) rethrows {
+    let saved = Parallel.threadCount
+    defer { Parallel.threadCount = saved }
+    for count in counts {
+        Parallel.threadCount = count
+        try body(count)
+    }
+}
+
+/// [batch, m, k] x [k, n] (or [n, k] when `transposeB`), b shared by the batch.
+func referenceMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool) -> Tensor {
+    let (batch, m, k) = (a.shape[0], a.shape[1], a.shape[2])
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    let result = Tensor(uninitializedShape: [batch, m, n])
+    for entry in 0..<batch {
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum: Double = 0
+                for p in 0..<k {
+                    let bValue = transposeB ? b.data[j * k + p] : b.data[p * n + j]
+                    sum += Double(a.data[(entry * m + i) * k + p]) * Double(bValue)
+                }
+                result.data[(entry * m + i) * n + j] = Float(sum)
+            }
+        }
+    }
+    return result
+}
+
+func referenceConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int)) -> Tensor {
+    let (batch, inChannels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (outChannels, kernelHeight, kernelWidth) = (weight.shape[0], weight.shape[2], weight.shape[3])
+    let outHeight = (height + 2 * padding.0 - kernelHeight) / stride.0 + 1
+    let outWidth = (width + 2 * padding.1 - kernelWidth) / stride.1 + 1
+    let result = Tensor(uninitializedShape: [batch, outChannels, outHeight, outWidth])
+    var index = 0
+    for n in 0..<batch {
+        for o in 0..<outChannels {
+            for oy in 0..<outHeight {
+                for ox in 0..<outWidth {
+                    var sum = Double(bias?.data[o] ?? 0)
+                    for c in 0..<inChannels {
+                        for ky in 0..<kernelHeight {
+                            let iy = oy * stride.0 - padding.0 + ky
+                            guard iy >= 0 && iy < height else { continue }
+                            for kx in 0..<kernelWidth {
+                                let ix = ox * stride.1 - padding.1 + kx
+                                guard ix >= 0 && ix < width else { continue }
+                                sum += Double(x.data[((n * inChannels + c) * height + iy) * width + ix])
+                                    * Double(weight.data[((o * inChannels + c) * kernelHeight + ky) * kernelWidth + kx])
+                            }
+                        }
+                    }
+                    result.data[index] = Float(sum)
+                    index += 1
+                }
+            }
+        }
+    }
+    return result
+}
+
+/// softmax(q kᵀ / sqrt(d)) v per head on [B, L, heads * d], causal masks keys after the query (top-left).
+func referenceAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool) -> Tensor {
+    let (batch, queryLength, channels) = (query.shape[0], query.shape[1], query.shape[2])
+    let (keyLength, valueChannels) = (key.shape[1], value.shape[2])
+    let (headDim, valueHeadDim) = (channels / heads, valueChannels / heads)
+    let scale = 1 / Double(headDim).squareRoot()
+    let result = Tensor(uninitializedShape: [batch, queryLength, valueChannels])
+    var scores = [Double](repeating: 0, count: keyLength)
+    for b in 0..<batch {
+        for h in 0..<heads {
+            for i in 0..<queryLength {
+                let visible = causal ? min(i + 1, keyLength) : keyLength
+                var maximum = -Double.infinity
+                for j in 0..<visible {
+                    var dot: Double = 0
+                    for d in 0..<headDim {
+                        dot += Double(query.data[(b * queryLength + i) * channels + h * headDim + d])
+                            * Double(key.data[(b * keyLength + j) * channels + h * headDim + d])
+                    }
+                    scores[j] = dot * scale
+                    maximum = max(maximum, scores[j])
+                }
+                var total: Double = 0
+                for j in 0..<visible {
+                    scores[j] = Foundation.exp(scores[j] - maximum)
+                    total += scores[j]
+                }
+                for d in 0..<valueHeadDim {
+                    var sum: Double = 0
+                    for j in 0..<visible {
+                        sum += scores[j] * Double(value.data[(b * keyLength + j) * valueChannels + h * valueHeadDim + d])
+                    }
+                    result.data[(b * queryLength + i) * valueChannels + h * valueHeadDim + d] = Float(sum / total)
+                }
+            }
+        }
+    }
+    return result
+}
