@@ -102,10 +102,15 @@ public func gridSample(_ input: Tensor, grid: Tensor, mode: GridSampleMode = .bi
     let (batch, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let (outHeight, outWidth) = (grid.shape[1], grid.shape[2])
     let result = Tensor(uninitializedShape: [batch, channels, outHeight, outWidth])
+    // Pixel coordinates. Border padding clamps (a NaN lands on 0, as in PyTorch's vectorised CPU
+    // kernel). With zero padding, finite coordinates far outside are pulled in to just outside the
+    // image, where every tap still reads zero, so the integer conversion below cannot overflow.
     func unnormalise(_ v: Float, _ size: Int) -> Float {
-        var c = alignCorners ? (v + 1) / 2 * Float(size - 1) : ((v + 1) * Float(size) - 1) / 2
-        if padding == .border { c = min(max(c, 0), Float(size - 1)) }
-        return c
+        let c = alignCorners ? (v + 1) / 2 * Float(size - 1) : ((v + 1) * Float(size) - 1) / 2
+        switch padding {
+        case .border: return c.isNaN ? 0 : min(max(c, 0), Float(size - 1))
+        case .zeros: return c.isFinite ? min(max(c, -2), Float(size + 1)) : c
+        }
     }
     let (source, target, coordinates) = (input.data, result.data, grid.data)
     Parallel.forEach(batch * outHeight, minimumChunk: 4) { job in
@@ -116,22 +121,37 @@ public func gridSample(_ input: Tensor, grid: Tensor, mode: GridSampleMode = .bi
             let outIndex = oy * outWidth + ox
             switch mode {
             case .nearest:
-                let ix = Int(x.rounded(.toNearestOrEven)), iy = Int(y.rounded(.toNearestOrEven))
+                // Only zero padding leaves non-finite coordinates; they sample nothing.
+                let finite = x.isFinite && y.isFinite
+                let ix = finite ? Int(x.rounded(.toNearestOrEven)) : -1, iy = finite ? Int(y.rounded(.toNearestOrEven)) : -1
                 let inside = ix >= 0 && ix < width && iy >= 0 && iy < height
                 for c in 0..<channels {
                     target[(n * channels + c) * outHeight * outWidth + outIndex] =
                         inside ? source[((n * channels + c) * height + iy) * width + ix] : 0
                 }
             case .bilinear:
+                // A non-finite coordinate gives NaN weights in PyTorch, so NaN out (not a silent zero).
+                guard x.isFinite && y.isFinite else {
+                    for c in 0..<channels { target[(n * channels + c) * outHeight * outWidth + outIndex] = .nan }
+                    continue
+                }
                 let x0 = Int(floorf(x)), y0 = Int(floorf(y))
                 let tx = x - Float(x0), ty = y - Float(y0)
-                let corners = [(x0, y0, (1 - tx) * (1 - ty)), (x0 + 1, y0, tx * (1 - ty)),
-                               (x0, y0 + 1, (1 - tx) * ty), (x0 + 1, y0 + 1, tx * ty)]
+                let (westInside, eastInside) = (x0 >= 0 && x0 < width, x0 + 1 >= 0 && x0 + 1 < width)
+                let (northInside, southInside) = (y0 >= 0 && y0 < height, y0 + 1 >= 0 && y0 + 1 < height)
                 for c in 0..<channels {
                     let plane = source + (n * channels + c) * height * width
+                    // PyTorch's order: north-west, north-east, south-west, south-east.
                     var value: Float = 0
-                    for (cx, cy, w) in corners where cx >= 0 && cx < width && cy >= 0 && cy < height {
-                        value += plane[cy * width + cx] * w
+                    if northInside {
+                        let row = plane + y0 * width
+                        if westInside { value += row[x0] * ((1 - tx) * (1 - ty)) }
+                        if eastInside { value += row[x0 + 1] * (tx * (1 - ty)) }
+                    }
+                    if southInside {
+                        let row = plane + (y0 + 1) * width
+                        if westInside { value += row[x0] * ((1 - tx) * ty) }
+                        if eastInside { value += row[x0 + 1] * (tx * ty) }
                     }
                     target[(n * channels + c) * outHeight * outWidth + outIndex] = value
                 }

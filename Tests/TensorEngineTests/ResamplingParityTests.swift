@@ -1,6 +1,7 @@
 // interpolate (nearest, bilinear with and without align_corners, bicubic; by size and by scale
 // factor, including the factors where PyTorch's index arithmetic has special cases), grid_sample
-// (bilinear/nearest x zeros/border x align_corners) and avg_pool2d against torch.nn.functional.
+// (bilinear/nearest x zeros/border x align_corners, also on NaN / infinite / huge coordinates) and
+// avg_pool2d against torch.nn.functional.
 
 import TensorEngine
 import TestSupport
@@ -49,6 +50,7 @@ final class ResamplingParityTests: XCTestCase {
         let inputs: [(prefix: String, input: Tensor, grid: Tensor)] = [
             ("grid_sample.", try fixture["grid_sample.input"], try fixture["grid_sample.grid"]),
             ("grid_sample.one_pixel.", try fixture["grid_sample.one_pixel.input"], try fixture["grid_sample.one_pixel.grid"]),
+            ("grid_sample.non_finite.", try fixture["grid_sample.non_finite.input"], try fixture["grid_sample.non_finite.grid"]),
         ]
         let modes: [(String, GridSampleMode)] = [("bilinear", .bilinear), ("nearest", .nearest)]
         let paddings: [(String, GridSamplePadding)] = [("zeros", .zeros), ("border", .border)]
@@ -58,7 +60,7 @@ final class ResamplingParityTests: XCTestCase {
                     for alignCorners in [false, true] {
                         let key = "\(prefix)\(modeName)_\(paddingName)_\(alignCorners ? "aligned" : "unaligned")"
                         let result = gridSample(input, grid: grid, mode: mode, padding: padding, alignCorners: alignCorners)
-                        assertClose(result, try fixture[key + ".output"], tolerance: tolerance, key)
+                        assertCloseWithMatchingNaNs(result, try fixture[key + ".output"], key)
                     }
                 }
             }
@@ -75,5 +77,19 @@ final class ResamplingParityTests: XCTestCase {
             let result = avgPool2d(try fixture[prefix + "input"], kernel: kernel, stride: stride)
             assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "avg_pool2d \(name)")
         }
+    }
+
+    /// NaN exactly where PyTorch has NaN (a non-finite sampling position), close everywhere else.
+    private func assertCloseWithMatchingNaNs(_ actual: Tensor, _ expected: Tensor, _ message: String,
+                                             file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
+        guard actual.shape == expected.shape else { return }
+        let nanMismatches = (0..<expected.count).filter { actual.data[$0].isNaN != expected.data[$0].isNaN }
+        XCTAssert(nanMismatches.isEmpty, "\(message): NaN pattern differs at \(nanMismatches.prefix(8))", file: file, line: line)
+        let (actualFinite, expectedFinite) = (actual.copy(), expected.copy())
+        for i in 0..<expected.count where expected.data[i].isNaN || actual.data[i].isNaN {
+            (actualFinite.data[i], expectedFinite.data[i]) = (0, 0)
+        }
+        assertClose(actualFinite, expectedFinite, tolerance: tolerance, message, file: file, line: line)
     }
 }
