@@ -44,3 +44,57 @@ public func convertToFloat(_ source: UnsafeRawPointer, dtype: StorageDType, coun
         }
     }
 }
+
+/// float -> IEEE half bits, rounding to nearest even like torch's `.half()`: too large becomes
+/// infinity, too small a signed zero, and a NaN stays a quiet NaN.
+@inline(__always)
+public func halfBits(from value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    let sign = UInt16(truncatingIfNeeded: bits >> 16) & 0x8000
+    let exponent = Int((bits >> 23) & 0xFF)
+    let mantissa = bits & 0x7F_FFFF
+    if exponent == 0xFF { return sign | 0x7C00 | (mantissa == 0 ? 0 : 0x200 | UInt16(mantissa >> 13)) }
+    let halfExponent = exponent - 127 + 15
+    if halfExponent >= 0x1F { return sign | 0x7C00 }
+    if halfExponent <= 0 {
+        // Subnormal half: the full 24-bit significand shifted down, rounded on the dropped bits.
+        guard halfExponent >= -10 else { return sign }
+        let significand = mantissa | 0x80_0000
+        let shift = UInt32(14 - halfExponent)
+        var half = significand >> shift
+        let remainder = significand & ((1 << shift) - 1), halfway: UInt32 = 1 << (shift - 1)
+        if remainder > halfway || (remainder == halfway && half & 1 == 1) { half += 1 }
+        return sign | UInt16(half)
+    }
+    // A carry out of the mantissa correctly bumps the exponent (up to infinity).
+    var half = UInt32(halfExponent) << 10 | mantissa >> 13
+    let remainder = mantissa & 0x1FFF
+    if remainder > 0x1000 || (remainder == 0x1000 && half & 1 == 1) { half += 1 }
+    return sign | UInt16(half)
+}
+
+/// float -> bfloat16 bits, rounding to nearest even like torch's `.bfloat16()`; a NaN stays a quiet NaN.
+@inline(__always)
+public func bfloat16Bits(from value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+    let roundingBias: UInt32 = 0x7FFF + ((bits >> 16) & 1)
+    return UInt16(truncatingIfNeeded: (bits &+ roundingBias) >> 16)
+}
+
+/// Converts `count` floats into `dtype`'s little-endian bytes (the inverse of `convertToFloat`), e.g.
+/// to store weights as float16 or to measure what float16 storage costs.
+public func convertFromFloat(_ source: UnsafePointer<Float>, count: Int, to dtype: StorageDType, into target: UnsafeMutableRawPointer) {
+    switch dtype {
+    case .float32:
+        target.copyMemory(from: source, byteCount: count * 4)
+    case .float16:
+        Parallel.forEachChunk(count, minimumChunk: 1 << 16) { range in
+            for i in range { target.storeBytes(of: halfBits(from: source[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+        }
+    case .bfloat16:
+        Parallel.forEachChunk(count, minimumChunk: 1 << 16) { range in
+            for i in range { target.storeBytes(of: bfloat16Bits(from: source[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+        }
+    }
+}

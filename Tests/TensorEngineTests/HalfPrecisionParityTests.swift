@@ -1,6 +1,7 @@
 // float16 and bfloat16 storage: every float16 bit pattern and a spread of bfloat16 patterns (all
 // special values included) must widen to exactly the float32 torch produces, bit for bit, both
-// through the per-value functions and through the checkpoint loading path.
+// through the per-value functions and through the checkpoint loading path; and float32 values must
+// round to the same float16 / bfloat16 as torch's `.half()` / `.bfloat16()`.
 
 import Checkpoints
 import TensorEngine
@@ -47,5 +48,32 @@ final class HalfPrecisionParityTests: XCTestCase {
         let differing = (0..<expected.count).filter { actual.data[$0].bitPattern != expected.data[$0].bitPattern }
         XCTAssert(differing.isEmpty, "\(message): \(differing.count) values differ, first at \(differing.prefix(4))",
                   file: file, line: line)
+    }
+
+    func testRoundingToHalfAndBFloat16() throws {
+        let fixture = try engineFixture("half")
+        let input = try fixture["rounding.input"]
+        let conversions: [(name: String, dtype: StorageDType, toBits: (Float) -> UInt16, fromBits: (UInt16) -> Float)] = [
+            ("half", .float16, halfBits(from:), floatFromHalfBits),
+            ("bfloat16", .bfloat16, bfloat16Bits(from:), floatFromBFloat16Bits),
+        ]
+        for (name, dtype, toBits, fromBits) in conversions {
+            // The fixture stores torch's rounded values; widening them is exact (tested above).
+            let expected = try fixture["rounding." + name]
+            let bytes = UnsafeMutableRawPointer.allocate(byteCount: input.count * 2, alignment: 2)
+            defer { bytes.deallocate() }
+            convertFromFloat(input.data, count: input.count, to: dtype, into: bytes)
+            var mismatches: [String] = []
+            for i in 0..<input.count {
+                let bits = toBits(input.data[i])
+                let stored = bytes.load(fromByteOffset: i * 2, as: UInt16.self)
+                let (value, reference) = (fromBits(bits), expected.data[i])
+                let agrees = reference.isNaN ? value.isNaN : value.bitPattern == reference.bitPattern
+                if !agrees || stored != bits {
+                    mismatches.append("\(input.data[i]) -> \(value) (bulk 0x\(String(stored, radix: 16))), torch \(reference)")
+                }
+            }
+            XCTAssert(mismatches.isEmpty, "\(name): \(mismatches.count) of \(input.count) roundings differ: \(mismatches.prefix(4))")
+        }
     }
 }
