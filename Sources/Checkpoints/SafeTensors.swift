@@ -9,96 +9,125 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case malformed(path: String, reason: String)
     case unsupportedDType(path: String, key: String, dtype: String)
     case missingTensor(path: String, key: String)
+    case disallowedGlobal(path: String, name: String)
+    case unsupportedFormat(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read checkpoint (\(reason))"
         case let .malformed(path, reason): return "\(path): not a valid checkpoint (\(reason))"
-        case let .unsupportedDType(path, key, dtype): return "\(path): tensor '\(key)' has unsupported dtype \(dtype) (expected F32, F16 or BF16)"
+        case let .unsupportedDType(path, key, dtype):
+            return "\(path): tensor '\(key)' has unsupported dtype \(dtype) (expected one of \(CheckpointDType.allCases.map(\.rawValue).joined(separator: ", ")))"
         case let .missingTensor(path, key): return "\(path): no tensor named '\(key)'"
+        case let .disallowedGlobal(path, name):
+            return "\(path): the pickle references '\(name)', which a state_dict never needs; refusing to load it (only tensors, storages and OrderedDict are allowed, nothing is executed)"
+        case let .unsupportedFormat(path, reason): return "\(path): unsupported checkpoint format (\(reason))"
         }
     }
 }
 
-/// One tensor inside a checkpoint file: where its bytes are and how to read them.
-public struct TensorEntry: Sendable {
-    public let shape: [Int]
-    public let dtype: StorageDType
-    let source: Data
-    let byteOffset: Int
-
-    /// Converts the stored bytes to a float32 tensor.
-    public func materialize() -> Tensor {
-        let tensor = Tensor(uninitializedShape: shape)
-        source.withUnsafeBytes { raw in
-            convertToFloat(raw.baseAddress! + byteOffset, dtype: dtype, count: tensor.count, into: tensor.data)
-        }
-        return tensor
-    }
-}
-
-/// A memory-mapped `.safetensors` file.
+/// A memory-mapped `.safetensors` file, validated the way the reference library does: the header is
+/// a JSON object of `{dtype, shape, data_offsets}` entries whose byte ranges match their shapes, lie
+/// inside the data section and do not overlap.
 public struct SafeTensorsFile: Sendable {
     public let path: String
     public let entries: [String: TensorEntry]
     public let metadata: [String: String]
 
+    /// The reference library's limit; a larger header is a corrupt length field, not a real file.
+    static let maximumHeaderLength = 100_000_000
+
     public init(path: String) throws {
-        self.path = path
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             throw CheckpointError.unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
+        try self.init(data: data, path: path)
+    }
+
+    /// Parses safetensors bytes already in memory; `path` only names the source in errors.
+    public init(data: Data, path: String) throws {
+        self.path = path
         guard data.count >= 8 else { throw CheckpointError.malformed(path: path, reason: "file shorter than its 8-byte header length") }
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard headerLength <= UInt64(data.count - 8) else {
-            throw CheckpointError.malformed(path: path, reason: "header length \(headerLength) exceeds file size \(data.count)")
+        guard headerLength <= UInt64(min(data.count - 8, SafeTensorsFile.maximumHeaderLength)) else {
+            throw CheckpointError.malformed(path: path, reason: "header length \(headerLength) exceeds the file size \(data.count) or the 100 MB limit")
         }
-        let dataStart = 8 + Int(headerLength)
-        guard let header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) as? [String: Any] else {
+        let dataStart = data.startIndex + 8 + Int(headerLength)
+        let headerBytes = data[(data.startIndex + 8)..<dataStart]
+        guard headerBytes.first == UInt8(ascii: "{"),
+              let header = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any] else {
             throw CheckpointError.malformed(path: path, reason: "header is not a JSON object")
         }
+        let dataSize = data.endIndex - dataStart
         var entries: [String: TensorEntry] = [:]
         var metadata: [String: String] = [:]
-        var ranges: [(Int, Int, String)] = []
+        var ranges: [(start: Int, end: Int, key: String)] = []
         for (key, value) in header {
             if key == "__metadata__" {
-                metadata = (value as? [String: String]) ?? [:]
+                guard let values = value as? [String: Any] else {
+                    throw CheckpointError.malformed(path: path, reason: "__metadata__ is not an object")
+                }
+                for (name, item) in values {
+                    guard let text = item as? String else {
+                        throw CheckpointError.malformed(path: path, reason: "__metadata__ value '\(name)' is not a string")
+                    }
+                    metadata[name] = text
+                }
                 continue
             }
             guard let info = value as? [String: Any], let dtypeName = info["dtype"] as? String,
-                  let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offsets.count == 2
-            else { throw CheckpointError.malformed(path: path, reason: "entry '\(key)' lacks dtype, shape or data_offsets") }
-            guard let dtype = StorageDType(rawValue: dtypeName) else {
+                  let shape = SafeTensorsFile.integers(info["shape"]),
+                  let offsets = SafeTensorsFile.integers(info["data_offsets"]), offsets.count == 2
+            else { throw CheckpointError.malformed(path: path, reason: "entry '\(key)' lacks a dtype, an integer shape or two integer data_offsets") }
+            guard let dtype = CheckpointDType(rawValue: dtypeName) else {
                 throw CheckpointError.unsupportedDType(path: path, key: key, dtype: dtypeName)
             }
             guard shape.allSatisfy({ $0 >= 0 }) else {
-                throw CheckpointError.malformed(path: path, reason: "entry '\(key)' has a negative dimension")
+                throw CheckpointError.malformed(path: path, reason: "entry '\(key)' has a negative dimension in \(shape)")
             }
-            let (elements, overflow) = shape.reduce((1, false)) { acc, d in
-                let (product, o) = acc.0.multipliedReportingOverflow(by: d)
-                return (product, acc.1 || o)
+            var byteCount = dtype.byteSize
+            var overflow = false
+            for dimension in shape {
+                let (product, o) = byteCount.multipliedReportingOverflow(by: dimension)
+                byteCount = product
+                overflow = overflow || o
             }
-            guard !overflow, offsets[0] >= 0, offsets[1] >= offsets[0], dataStart + offsets[1] <= data.count,
-                  offsets[1] - offsets[0] == elements * dtype.byteSize else {
-                throw CheckpointError.malformed(path: path, reason: "entry '\(key)': offsets \(offsets) do not match shape \(shape) \(dtypeName) inside a \(data.count)-byte file")
+            guard !overflow, offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= dataSize,
+                  offsets[1] - offsets[0] == byteCount else {
+                throw CheckpointError.malformed(path: path, reason: "entry '\(key)': data_offsets \(offsets) do not hold shape \(shape) of \(dtypeName) inside a \(dataSize)-byte data section")
             }
             ranges.append((offsets[0], offsets[1], key))
-            entries[key] = TensorEntry(shape: shape, dtype: dtype, source: data, byteOffset: dataStart + offsets[0])
+            entries[key] = TensorEntry(shape: shape, dtype: dtype,
+                                       storage: .mapped(data, byteOffset: dataStart - data.startIndex + offsets[0]))
         }
-        ranges.sort { $0.0 < $1.0 }
-        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.0 < previous.1 {
-            throw CheckpointError.malformed(path: path, reason: "tensors '\(previous.2)' and '\(next.2)' overlap")
+        ranges.sort { ($0.start, $0.end) < ($1.start, $1.end) }
+        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.start < previous.end {
+            throw CheckpointError.malformed(path: path, reason: "tensors '\(previous.key)' and '\(next.key)' overlap")
         }
         self.entries = entries
         self.metadata = metadata
     }
 
+    /// A JSON array of exact integers (JSONSerialization hands numbers over as NSNumber, which would
+    /// silently truncate 1.5 or wrap 1e30).
+    private static func integers(_ value: Any?) -> [Int]? {
+        guard let array = value as? [Any] else { return nil }
+        var result: [Int] = []
+        result.reserveCapacity(array.count)
+        for item in array {
+            guard let number = item as? NSNumber else { return nil }
+            let double = number.doubleValue
+            guard double.rounded() == double, abs(double) < 9.0e15 else { return nil }
+            result.append(Int(double))
+        }
+        return result
+    }
+
     public func tensor(_ key: String) throws -> Tensor {
         guard let entry = entries[key] else { throw CheckpointError.missingTensor(path: path, key: key) }
-        return entry.materialize()
+        return try entry.load()
     }
 }
