@@ -1,0 +1,1 @@
+// Hub module (see README).
