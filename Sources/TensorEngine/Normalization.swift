@@ -1,60 +1,101 @@
-// Normalisation layers with PyTorch semantics (biased variance, eps inside the square root).
-// Statistics accumulate in Double so long rows (a 720p plane) stay exact to float precision.
+// Normalisation layers with PyTorch semantics (biased variance, eps inside the square root), applied
+// in the algebraic form PyTorch's CPU kernels use (x * scale + shift per channel). Statistics take two
+// passes (mean, then squared deviations): float lanes over short blocks, the blocks summed in Double,
+// so a long row (a 720p plane) stays exact to float precision.
 
-/// Normalises each of `count` contiguous rows of length `length` in place of `output`, then applies
-/// `affine(row, index, normalised)`.
+/// Sum of `(values[i] - center)` (or its square) over `count` floats.
 @inline(__always)
-private func normaliseRows(_ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-                           rows: Int, length: Int, epsilon: Float,
-                           _ affine: @escaping (Int, Int, Float) -> Float) {
-    Parallel.forEach(rows) { row in
-        let source = input + row * length, target = output + row * length
-        var sum: Double = 0
-        for i in 0..<length { sum += Double(source[i]) }
-        let mean = sum / Double(length)
-        var squares: Double = 0
-        for i in 0..<length { let d = Double(source[i]) - mean; squares += d * d }
-        let inverseStd = Float(1 / (squares / Double(length) + Double(epsilon)).squareRoot())
-        let meanF = Float(mean)
-        for i in 0..<length { target[i] = affine(row, i, (source[i] - meanF) * inverseStd) }
+private func deviationSum(_ values: UnsafePointer<Float>, _ count: Int, center: Float, squared: Bool) -> Double {
+    let block = 1024
+    let centerLanes = SIMD8<Float>(repeating: center)
+    var total: Double = 0
+    var start = 0
+    while start < count {
+        let end = min(start + block, count)
+        var lanes = SIMD8<Float>()
+        var i = start
+        while i + 8 <= end {
+            let d = UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self) - centerLanes
+            lanes += squared ? d * d : d
+            i += 8
+        }
+        var partial = lanes.sum()
+        while i < end {
+            let d = values[i] - center
+            partial += squared ? d * d : d
+            i += 1
+        }
+        total += Double(partial)
+        start = end
     }
+    return total
+}
+
+/// Mean and 1 / sqrt(biased variance + eps) of `count` floats.
+@inline(__always)
+private func moments(_ values: UnsafePointer<Float>, _ count: Int, epsilon: Float) -> (mean: Float, inverseStd: Float) {
+    let mean = Float(deviationSum(values, count, center: 0, squared: false) / Double(count))
+    let variance = deviationSum(values, count, center: mean, squared: true) / Double(count)
+    return (mean, Float(1 / (variance + Double(epsilon)).squareRoot()))
+}
+
+/// target[i] = source[i] * scale + shift over `count` floats.
+@inline(__always)
+private func scaleAndShift(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, _ count: Int,
+                           scale: Float, shift: Float) {
+    for i in 0..<count { target[i] = source[i] * scale + shift }
+}
+
+/// Normalises each [channels x spatial] slab of `groupCount` groups per sample, with per-channel
+/// affine parameters (group norm; instance norm is one channel per group).
+private func normaliseGroups(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) -> Tensor {
+    let batch = x.shape[0], channels = x.shape[1]
+    let spatial = x.count / max(batch * channels, 1)
+    let channelsPerGroup = channels / groups
+    let result = Tensor(uninitializedShape: x.shape)
+    let (source, target) = (x.data, result.data)
+    let (w, b) = (weight?.data, bias?.data)
+    Parallel.forEach(batch * groups) { row in
+        let offset = row * channelsPerGroup * spatial
+        let (mean, inverseStd) = moments(source + offset, channelsPerGroup * spatial, epsilon: epsilon)
+        for local in 0..<channelsPerGroup {
+            let channel = (row % groups) * channelsPerGroup + local
+            let scale = inverseStd * (w?[channel] ?? 1)
+            let shift = (b?[channel] ?? 0) - mean * scale
+            let start = offset + local * spatial
+            scaleAndShift(source + start, target + start, spatial, scale: scale, shift: shift)
+        }
+    }
+    return result
 }
 
 /// PyTorch `group_norm`: x [N, C, ...], `groups` divides C; weight, bias [C].
 public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, epsilon: Float) -> Tensor {
-    let batch = x.shape[0], channels = x.shape[1]
-    precondition(channels % groups == 0, "group_norm: \(channels) channels not divisible into \(groups) groups")
-    let spatial = x.count / max(batch * channels, 1)
-    let channelsPerGroup = channels / groups
-    let result = Tensor(uninitializedShape: x.shape)
-    let w = weight?.data, b = bias?.data
-    normaliseRows(x.data, result.data, rows: batch * groups, length: channelsPerGroup * spatial, epsilon: epsilon) { row, i, v in
-        let channel = (row % groups) * channelsPerGroup + i / spatial
-        return v * (w?[channel] ?? 1) + (b?[channel] ?? 0)
-    }
-    return result
+    precondition(x.shape[1] % groups == 0, "group_norm: \(x.shape[1]) channels not divisible into \(groups) groups")
+    return normaliseGroups(x, groups: groups, weight: weight, bias: bias, epsilon: epsilon)
+}
+
+/// PyTorch `instance_norm` (no running stats): per sample and channel over the spatial positions.
+public func instanceNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, epsilon: Float = 1e-5) -> Tensor {
+    normaliseGroups(x, groups: x.shape[1], weight: weight, bias: bias, epsilon: epsilon)
 }
 
 /// PyTorch `layer_norm` over the last dimension; weight, bias [D].
 public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Float) -> Tensor {
     let length = x.dim(-1)
     let result = Tensor(uninitializedShape: x.shape)
-    let w = weight?.data, b = bias?.data
-    normaliseRows(x.data, result.data, rows: x.count / max(length, 1), length: length, epsilon: epsilon) { _, i, v in
-        v * (w?[i] ?? 1) + (b?[i] ?? 0)
-    }
-    return result
-}
-
-/// PyTorch `instance_norm` (no running stats): per sample and channel over the spatial positions.
-public func instanceNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, epsilon: Float = 1e-5) -> Tensor {
-    let channels = x.shape[1]
-    let spatial = x.count / max(x.shape[0] * channels, 1)
-    let result = Tensor(uninitializedShape: x.shape)
-    let w = weight?.data, b = bias?.data
-    normaliseRows(x.data, result.data, rows: x.shape[0] * channels, length: spatial, epsilon: epsilon) { row, _, v in
-        let channel = row % channels
-        return v * (w?[channel] ?? 1) + (b?[channel] ?? 0)
+    let (source, target) = (x.data, result.data)
+    let (w, b) = (weight?.data, bias?.data)
+    Parallel.forEach(x.count / max(length, 1), minimumChunk: 16) { row in
+        let (input, output) = (source + row * length, target + row * length)
+        let (mean, inverseStd) = moments(input, length, epsilon: epsilon)
+        let shift = -mean * inverseStd
+        switch (w, b) {
+        case let (w?, b?): for i in 0..<length { output[i] = (input[i] * inverseStd + shift) * w[i] + b[i] }
+        case let (w?, nil): for i in 0..<length { output[i] = (input[i] * inverseStd + shift) * w[i] }
+        case let (nil, b?): for i in 0..<length { output[i] = (input[i] * inverseStd + shift) + b[i] }
+        case (nil, nil): scaleAndShift(input, output, length, scale: inverseStd, shift: shift)
+        }
     }
     return result
 }
@@ -74,7 +115,7 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor, runningVariance: Tensor,
     let (source, target) = (x.data, result.data)
     Parallel.forEach(x.shape[0] * channels) { row in
         let c = row % channels
-        for i in 0..<spatial { target[row * spatial + i] = source[row * spatial + i] * scale[c] + shift[c] }
+        scaleAndShift(source + row * spatial, target + row * spatial, spatial, scale: scale[c], shift: shift[c])
     }
     return result
 }

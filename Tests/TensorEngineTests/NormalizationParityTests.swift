@@ -57,4 +57,27 @@ final class NormalizationParityTests: XCTestCase {
             assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "batch_norm \(name)")
         }
     }
+
+    /// A 90,000-element group far from zero mean (where one-pass float statistics fall apart),
+    /// against float64 statistics.
+    func testLongRowsAgainstFloat64Reference() {
+        let x = seededTensor([1, 4, 150, 301], seed: 51) * 2 + 50
+        let weight = seededTensor([4], seed: 52), bias = seededTensor([4], seed: 53)
+        let expected = Tensor(uninitializedShape: x.shape)
+        let length = 2 * 150 * 301
+        for group in 0..<2 {
+            let values = (0..<length).map { Double(x.data[group * length + $0]) }
+            let mean = values.reduce(0, +) / Double(length)
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(length)
+            for i in 0..<length {
+                let channel = 2 * group + i / (150 * 301)
+                let normalised = (values[i] - mean) / (variance + 1e-6).squareRoot()
+                expected.data[group * length + i] = Float(normalised * Double(weight.data[channel]) + Double(bias.data[channel]))
+            }
+        }
+        withThreadCounts([1, 3]) { threads in
+            let result = groupNorm(x, groups: 2, weight: weight, bias: bias, epsilon: 1e-6)
+            assertClose(result, expected, tolerance: tolerance, "group_norm, \(threads) threads")
+        }
+    }
 }
