@@ -243,8 +243,10 @@ public struct CLIPTokenizer {
         let text = Array(words.joined(separator: [" "]))
         var matches: [[Unicode.Scalar]] = []
         var position = 0
+        // The pattern is case-insensitive: after lower-casing that still lets "ſ" match "s".
         func startsWith(_ literal: [Unicode.Scalar]) -> Bool {
-            position + literal.count <= text.count && Array(text[position..<position + literal.count]) == literal
+            position + literal.count <= text.count
+                && zip(text[position..<position + literal.count], literal).allSatisfy { Self.simpleCaseFold($0) == $1 }
         }
         func run(while belongs: (Unicode.Scalar) -> Bool) -> Int {
             var end = position
@@ -271,6 +273,15 @@ public struct CLIPTokenizer {
             }
         }
         return matches
+    }
+
+    /// Simple case folding of the lower-case scalars that fold onto the pattern's ASCII literals.
+    static func simpleCaseFold(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+        switch scalar {
+        case "\u{17F}": return "s"
+        case "\u{212A}": return "k"
+        default: return scalar
+        }
     }
 
     static func isLetter(_ scalar: Unicode.Scalar) -> Bool {

@@ -76,6 +76,20 @@ final class TemporalAutoencoderTinyTests: XCTestCase {
         }
     }
 
+    /// The reference fails when a TPM block's map is smaller than its 4x4 pooling window; such
+    /// blocks skip the fusion here while the larger maps still fuse.
+    func testMapsSmallerThanThePoolingWindowDecode() throws {
+        let c = try loadCase("taesd_temporal_3levels")
+        let image = try c.fixture["previous_0"].slice(axis: 2, 0..<4).slice(axis: 3, 0..<8)
+        let latents = try c.fixture["latents"].slice(axis: 2, 0..<1).slice(axis: 3, 0..<2)
+        let features = c.model.temporalFeatures(image)
+        XCTAssertEqual(features.map { Array($0.shape[2...]) }, [[4, 8], [2, 4], [2, 4], [1, 2], [1, 2]])
+        let decoded = c.model.decode(latents, temporalFeatures: features)
+        XCTAssertEqual(decoded.shape, [1, 3, 4, 8])
+        XCTAssert(decoded.scalars.allSatisfy(\.isFinite))
+        XCTAssertGreaterThan(maxAbsoluteDifference(decoded, c.model.decode(latents)), 1e-3, "the full-size blocks still fuse")
+    }
+
     func testWeightsOfAnotherConfigAreRejectedByName() throws {
         let fixture = try Fixture("taesd_temporal_4levels", in: .module)
         var config = TemporalAutoencoderTinyConfig()
