@@ -1,11 +1,20 @@
 /// PyTorch `conv2d` (groups 1, dilation 1, zero padding): x [N, Cin, H, W], weight [Cout, Cin, kh, kw],
-/// bias [Cout] -> [N, Cout, Ho, Wo]. Lowered to GEMM over im2col columns.
+/// bias [Cout] -> [N, Cout, Ho, Wo]. An implicit GEMM: weight [Cout, Cin·kh·kw] times the im2col matrix,
+/// whose cache-sized panels the kernels pack straight from the image (im2col is never materialised).
+/// Pointwise convolutions multiply the image itself. The bias is added as the first result is stored.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
                    stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) -> Tensor {
+    conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, kernels: .active)
+}
+
+/// `conv2d` on an explicit kernel set (tests compare the sets against each other).
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                   kernels: KernelSet) -> Tensor {
     precondition(x.rank == 4 && weight.rank == 4, "conv2d needs 4-D input and weight, got \(x.shape), \(weight.shape)")
     let (batch, inChannels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (outChannels, kernelHeight, kernelWidth) = (weight.shape[0], weight.shape[2], weight.shape[3])
     precondition(weight.shape[1] == inChannels, "conv2d: input has \(inChannels) channels, weight expects \(weight.shape[1])")
+    precondition(bias == nil || bias!.count == outChannels, "conv2d: bias \(bias!.shape) for \(outChannels) output channels")
     let outHeight = (height + 2 * padding.0 - kernelHeight) / stride.0 + 1
     let outWidth = (width + 2 * padding.1 - kernelWidth) / stride.1 + 1
     precondition(outHeight > 0 && outWidth > 0, "conv2d: kernel larger than padded input \(x.shape)")
@@ -13,37 +22,32 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     let pixels = outHeight * outWidth
     let reduction = inChannels * kernelHeight * kernelWidth
     let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == (1, 1) && padding == (0, 0)
-    let columns = isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: reduction * pixels)
-    defer { columns?.deallocate() }
+    let biasData = bias.map { UnsafePointer($0.data) }
     for image in 0..<batch {
-        let input = x.data + image * inChannels * height * width
+        let input = UnsafePointer(x.data + image * inChannels * height * width)
         let output = result.data + image * outChannels * pixels
-        if let columns {
-            Parallel.forEach(reduction) { row in
-                let channel = row / (kernelHeight * kernelWidth)
-                let ky = (row / kernelWidth) % kernelHeight, kx = row % kernelWidth
-                let plane = input + channel * height * width
-                let columnRow = columns + row * pixels
-                for oy in 0..<outHeight {
-                    let iy = oy * stride.0 - padding.0 + ky
-                    let target = columnRow + oy * outWidth
-                    guard iy >= 0 && iy < height else {
-                        target.update(repeating: 0, count: outWidth)
-                        continue
-                    }
-                    for ox in 0..<outWidth {
-                        let ix = ox * stride.1 - padding.1 + kx
-                        target[ox] = (ix >= 0 && ix < width) ? plane[iy * width + ix] : 0
-                    }
+        if isPointwise {
+            stridedGEMM(m: outChannels, n: pixels, k: inChannels, a: weight.data, aRowStride: inChannels, aColumnStride: 1,
+                        b: input, bRowStride: pixels, bColumnStride: 1, rowBias: biasData, c: output, ldc: pixels,
+                        kernels: kernels)
+            continue
+        }
+        let split = WorkSplit(m: outChannels, n: pixels, k: reduction)
+        Parallel.forEachChunk(split.parts, minimumChunk: 1) { parts in
+            for part in parts {
+                let (channels, columns) = split.range(of: part)
+                WorkspacePool.shared.withWorkspace { workspace in
+                    kernels.convolutionGEMM(
+                        m: channels.count, n: columns.count, k: reduction,
+                        weights: weight.data + channels.lowerBound * reduction, input: input,
+                        height: height, width: width, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                        stride: stride, padding: padding, outWidth: outWidth, firstPixel: columns.lowerBound,
+                        rowBias: biasData.map { $0 + channels.lowerBound },
+                        c: output + channels.lowerBound * pixels + columns.lowerBound, ldc: pixels,
+                        workspace: workspace)
                 }
             }
         }
-        if let bias {
-            for channel in 0..<outChannels { (output + channel * pixels).update(repeating: bias.data[channel], count: pixels) }
-        }
-        sgemm(m: outChannels, n: pixels, k: reduction, a: weight.data, lda: reduction,
-              b: columns.map { UnsafePointer($0) } ?? UnsafePointer(input), ldb: pixels,
-              beta: bias == nil ? 0 : 1, c: output, ldc: pixels)
     }
     return result
 }

@@ -1,0 +1,1 @@
+../KernelSources/PackedGEMM.swift
