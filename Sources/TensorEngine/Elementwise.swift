@@ -127,7 +127,10 @@ func mappedLanes(_ a: Tensor, _ operation: (SIMD8<Float>) -> SIMD8<Float>) -> Te
 @inline(__always)
 func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     typealias V = SIMD8<Float>
-    let clamped = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+    // Clamped by masks: SIMD `clamped` is not lowered to vector min/max and costs more than the rest.
+    var clamped = x
+    clamped.replace(with: -87.3, where: x .< V(repeating: -87.3))
+    clamped.replace(with: 88.7, where: x .> V(repeating: 88.7))
     // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits (no rounding instruction needed).
     let shifter = V(repeating: 12_582_912)
     let shifted = clamped * V(repeating: 1.442_695_04) + shifter
