@@ -73,25 +73,26 @@ public struct TemporalAutoencoderTinyBlock {
     }
 
     public func callAsFunction(_ x: Tensor, previousFeatures: Tensor? = nil) -> Tensor {
-        var features = convolutions[2](activation(convolutions[1](activation(convolutions[0](x)))))
+        let features = convolutions[2](activation(convolutions[1](activation(convolutions[0](x)))))
         if let previousFeatures {
-            features = fuse(features, previousFeatures)
+            addTemporalFusion(into: features, previous: previousFeatures)
         }
         // The block's closing activation is a fixed ReLU whatever `act_fn` says.
         return relu(features + (skip.map { $0(x) } ?? x))
     }
 
-    /// `c + 0.1 * resize(alpha * A + (1 - alpha) * B)` where [A | B] is the temporal processor's output
+    /// `c += 0.1 * resize(alpha * A + (1 - alpha) * B)` where [A | B] is the temporal processor's output
     /// over the pooled current and previous maps laid end to end. The 1-D kernels run across row ends
     /// and across the seam between the halves, exactly as the reference's single sequence does.
-    func fuse(_ current: Tensor, _ previous: Tensor) -> Tensor {
+    /// `current` must be a tensor the caller has just created (it is updated in place).
+    func addTemporalFusion(into current: Tensor, previous: Tensor) {
         precondition(previous.shape == current.shape,
                      "temporal features \(previous.shape) do not match the block's features \(current.shape)")
         let (batch, channels, height, width) = (current.dim(0), current.dim(1), current.dim(2), current.dim(3))
         let window = Self.poolWindow
         let (pooledHeight, pooledWidth) = (height / window, width / window)
         // The reference fails on maps smaller than the pooling window; such a map simply gets no fusion.
-        guard pooledHeight > 0, pooledWidth > 0 else { return current }
+        guard pooledHeight > 0, pooledWidth > 0 else { return }
         let length = pooledHeight * pooledWidth
         let sequence = concat([
             avgPool2d(current, kernel: (window, window)).reshaped([batch, channels, length]),
@@ -101,10 +102,7 @@ public struct TemporalAutoencoderTinyBlock {
         let currentHalf = processed.slice(axis: 2, 0..<length)
         let previousHalf = processed.slice(axis: 2, length..<2 * length)
         let blended = (alpha * currentHalf + (1 - alpha) * previousHalf).reshaped([batch, channels, pooledHeight, pooledWidth])
-        let resized = interpolate(blended, size: (height, width), mode: .bilinear, alignCorners: false)
-        let result = current.copy()
-        result.add(resized, scale: 0.1)
-        return result
+        current.add(interpolate(blended, size: (height, width), mode: .bilinear, alignCorners: false), scale: 0.1)
     }
 }
 
