@@ -2,12 +2,14 @@
 // the attention GEMMs themselves).
 
 /// e^x for 16 lanes: Cody-Waite reduction x = n·ln2 + r, |r| <= ln2/2, degree-6 minimax polynomial
-/// (the Cephes expf coefficients, ~1 ulp), scaled by 2^n through the exponent bits. Inputs below
-/// -87.3 (including -inf) give exactly 0, above 88.7 give +inf.
+/// (the Cephes expf coefficients, ~1 ulp), scaled by 2^n through the exponent bits in two halves, so
+/// that n down to -150 rounds into the subnormals and on to exactly 0 (x = -inf gives 0) and n = 128
+/// overflows to +inf. Only min / max / arithmetic on whole vectors: no lane masks, which the standard
+/// library lowers to scalar loops.
 @inline(__always)
 func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     typealias V = SIMD16<Float>
-    let clamped = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+    let clamped = lanewiseMin(lanewiseMax(x, V(repeating: -104)), V(repeating: 89))
     // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.
     let shifter = V(repeating: 12_582_912)
     let shifted = clamped * V(repeating: 1.442_695_04) + shifter
@@ -22,14 +24,26 @@ func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     p = p * r + V(repeating: 5.000_000_1e-1)
     p = p * (r * r) + r + V(repeating: 1)
     let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(shifter, to: SIMD16<Int32>.self)
-    // Split 2^n in two factors so n = 128 (x near 88.7) does not overflow the exponent field.
     let half = integer &>> 1
     let scaleLow = unsafeBitCast((half &+ 127) &<< 23, to: V.self)
     let scaleHigh = unsafeBitCast((integer &- half &+ 127) &<< 23, to: V.self)
-    var result = p * scaleLow * scaleHigh
-    result.replace(with: 0, where: x .< V(repeating: -87.3))
-    result.replace(with: .infinity, where: x .> V(repeating: 88.7))
-    return result
+    return p * scaleLow * scaleHigh
+}
+
+/// Lane-wise max from the sign of the difference, in integer ops only (the standard library's
+/// `pointwiseMax` follows IEEE maximum NaN rules lane by lane in a scalar loop). Not for NaN inputs.
+@inline(__always)
+func lanewiseMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    let aLess = unsafeBitCast(a - b, to: SIMD16<Int32>.self) &>> 31
+    let bits = (unsafeBitCast(a, to: SIMD16<Int32>.self) & ~aLess) | (unsafeBitCast(b, to: SIMD16<Int32>.self) & aLess)
+    return unsafeBitCast(bits, to: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func lanewiseMin(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    let aLess = unsafeBitCast(a - b, to: SIMD16<Int32>.self) &>> 31
+    let bits = (unsafeBitCast(a, to: SIMD16<Int32>.self) & aLess) | (unsafeBitCast(b, to: SIMD16<Int32>.self) & ~aLess)
+    return unsafeBitCast(bits, to: SIMD16<Float>.self)
 }
 
 /// Scalar entry to the same approximation (tails of rows).
@@ -44,10 +58,10 @@ public func kernelSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
     var maxima = V(repeating: -.infinity)
     var index = 0
     while index + 16 <= count {
-        maxima = pointwiseMax(maxima, load(row + index, as: V.self))
+        maxima = lanewiseMax(maxima, load(row + index, as: V.self))
         index += 16
     }
-    var maximum = maxima.max()
+    var maximum = (0..<16).reduce(-Float.infinity) { max($0, maxima[$1]) }
     while index < count {
         maximum = max(maximum, row[index])
         index += 1

@@ -15,7 +15,8 @@ public func softmax(_ x: Tensor) -> Tensor {
 /// head permutes are needed: each head is a strided slice. Scores are computed `queryBlock` query rows
 /// at a time, so memory stays O(queryBlock x Lk) per thread however long the sequence (a 57,600-token
 /// self-attention never materialises its 57,600² score matrix). `causal` masks keys after the query.
-/// Threads take whole (batch, head, query block) tasks, each running its two GEMMs single-threaded.
+/// Threads take whole (batch, head) tasks when there are enough of them, running the GEMMs inside
+/// single-threaded; otherwise the tasks run in turn with threaded GEMMs.
 public func multiHeadAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int,
                                causal: Bool = false, queryBlock: Int = 128) -> Tensor {
     precondition(query.rank == 3 && key.rank == 3 && value.rank == 3, "attention expects [B, L, C] tensors")
@@ -28,36 +29,58 @@ public func multiHeadAttention(query: Tensor, key: Tensor, value: Tensor, heads:
     let scale = 1 / Float(headDim).squareRoot()
     let result = Tensor(uninitializedShape: [batch, queryLength, valueChannels])
     let block = max(1, min(queryBlock, queryLength))
-    let blocksPerHead = (queryLength + block - 1) / block
-    let tasks = batch * heads * blocksPerHead
-    let kernels = KernelSet.active
-    // Too few tasks to keep every core busy: run them one after another with threaded GEMMs instead.
-    let taskParallel = tasks >= 2 * Parallel.threadCount
+    let tasks = batch * heads
+    let threads = Parallel.threadCount
+    let taskParallel = tasks >= 2 * threads || (tasks >= threads && tasks % threads == 0)
     Parallel.forEachChunk(taskParallel ? tasks : 1) { taskRange in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * keyLength)
-        defer { scores.deallocate() }
+        let keysTransposed = UnsafeMutablePointer<Float>.allocate(capacity: headDim * keyLength)
+        defer {
+            scores.deallocate()
+            keysTransposed.deallocate()
+        }
         for task in taskParallel ? taskRange : 0..<tasks {
-            let b = task / (heads * blocksPerHead)
-            let h = (task / blocksPerHead) % heads
-            let start = (task % blocksPerHead) * block
-            let rows = min(block, queryLength - start)
-            let q = query.data + (b * queryLength + start) * channels + h * headDim
-            let k = key.data + b * keyLength * channels + h * headDim
+            let (b, h) = (task / heads, task % heads)
+            let q = query.data + b * queryLength * channels + h * headDim
             let v = value.data + b * keyLength * valueChannels + h * valueHeadDim
-            let out = result.data + (b * queryLength + start) * valueChannels + h * valueHeadDim
-            sgemm(m: rows, n: keyLength, k: headDim, alpha: scale, a: q, lda: channels,
-                  b: k, ldb: channels, transposeB: true, c: scores, ldc: keyLength)
-            for row in 0..<rows {
-                let line = scores + row * keyLength
-                let firstMasked = start + row + 1
-                if causal && firstMasked < keyLength {
-                    (line + firstMasked).update(repeating: -.infinity, count: keyLength - firstMasked)
+            let out = result.data + b * queryLength * valueChannels + h * valueHeadDim
+            // Kᵀ once per head: every query block then packs contiguous rows instead of a strided gather.
+            transpose(key.data + b * keyLength * channels + h * headDim, rows: keyLength, columns: headDim,
+                      sourceStride: channels, into: keysTransposed)
+            var start = 0
+            while start < queryLength {
+                let rows = min(block, queryLength - start)
+                sgemm(m: rows, n: keyLength, k: headDim, alpha: scale, a: q + start * channels, lda: channels,
+                      b: keysTransposed, ldb: keyLength, c: scores, ldc: keyLength)
+                Parallel.forEach(rows, minimumChunk: 16) { row in
+                    let line = scores + row * keyLength
+                    let firstMasked = start + row + 1
+                    if causal && firstMasked < keyLength {
+                        (line + firstMasked).update(repeating: -.infinity, count: keyLength - firstMasked)
+                    }
+                    KernelSet.active.softmaxRow(line, count: keyLength)
                 }
-                kernels.softmaxRow(line, count: keyLength)
+                sgemm(m: rows, n: valueHeadDim, k: keyLength, a: scores, lda: keyLength, b: v, ldb: valueChannels,
+                      c: out + start * valueChannels, ldc: valueChannels)
+                start += rows
             }
-            sgemm(m: rows, n: valueHeadDim, k: keyLength, a: scores, lda: keyLength, b: v, ldb: valueChannels,
-                  c: out, ldc: valueChannels)
         }
     }
     return result
+}
+
+/// `rows x columns` (rows `sourceStride` apart) to `columns x rows` contiguous, in 16-row strips so
+/// both sides stay in cache lines that are reused.
+private func transpose(_ source: UnsafePointer<Float>, rows: Int, columns: Int, sourceStride: Int,
+                       into target: UnsafeMutablePointer<Float>) {
+    var strip = 0
+    while strip < rows {
+        let height = min(16, rows - strip)
+        for column in 0..<columns {
+            let out = target + column * rows + strip
+            let first = source + strip * sourceStride + column
+            for row in 0..<height { out[row] = first[row * sourceStride] }
+        }
+        strip += height
+    }
 }
