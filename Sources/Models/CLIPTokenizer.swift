@@ -14,7 +14,7 @@ public struct CLIPTokenizerError: Error, CustomStringConvertible {
     public var description: String { "\(file): \(problem)" }
 }
 
-public struct CLIPTokenizer {
+public struct CLIPTokenizer: Sendable {
     /// Token string (in the byte-to-unicode alphabet) to id, from vocab.json.
     let vocabulary: [String: Int]
     /// Merge rank by pair, keyed "first second" as in merges.txt.

@@ -4,7 +4,7 @@
 import Foundation
 
 /// The activations transformers' `ACT2FN` maps `hidden_act` to, that CLIP checkpoints use.
-public enum CLIPActivation: String, Codable, Equatable {
+public enum CLIPActivation: String, Codable, Equatable, Sendable {
     case gelu
     case quickGELU = "quick_gelu"
     case geluNew = "gelu_new"
@@ -16,7 +16,7 @@ public enum CLIPActivation: String, Codable, Equatable {
 }
 
 /// Mirrors transformers 4.37 `CLIPTextConfig`; missing keys take its defaults.
-public struct CLIPTextConfig: Codable, Equatable {
+public struct CLIPTextConfig: Codable, Equatable, Sendable {
     public var vocabSize: Int = 49408
     public var hiddenSize: Int = 512
     public var intermediateSize: Int = 2048

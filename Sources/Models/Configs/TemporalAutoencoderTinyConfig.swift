@@ -32,7 +32,7 @@ func decodeConfigFile<Config: Decodable>(_ type: Config.Type, from url: URL) thr
 }
 
 /// Mirrors the original's `TemporalAutoencoderTiny.__init__` arguments; missing keys take its defaults.
-public struct TemporalAutoencoderTinyConfig: Codable, Equatable {
+public struct TemporalAutoencoderTinyConfig: Codable, Equatable, Sendable {
     public var inChannels: Int = 3
     public var outChannels: Int = 3
     public var encoderBlockOutChannels: [Int] = [64, 64, 64, 64]
