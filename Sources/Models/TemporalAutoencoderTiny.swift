@@ -142,7 +142,9 @@ public struct TemporalAutoencoderTiny {
         self.config = config
         scalingFactor = config.scalingFactor
         scaleFactor = config.scaleFactor
-        let activation = TinyActivation(name: config.actFn) ?? .relu
+        guard let activation = TinyActivation(name: config.actFn) else {
+            preconditionFailure("TemporalAutoencoderTiny: act_fn \"\(config.actFn)\" is not supported (validate the config first)")
+        }
 
         let encoder = weights["encoder"]["layers"]
         var encoderLayers: [TinyLayer] = []
