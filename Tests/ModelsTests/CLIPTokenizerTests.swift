@@ -10,8 +10,8 @@ import XCTest
 final class CLIPTokenizerTests: XCTestCase {
     struct Case: Decodable {
         let text: String
+        /// transformers' slow tokenizer; the fixture also records `fast_ids` for comparison.
         let ids: [Int]
-        let fast_ids: [Int]
     }
 
     var tokenizerDirectory: URL {
