@@ -199,7 +199,8 @@ public final class HubClient: @unchecked Sendable {
 
     private func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
         var httpConfiguration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        httpConfiguration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(configuration.readTimeout * 1000)))
+        let timeout = TimeAmount.milliseconds(Int64(configuration.readTimeout * 1000))
+        httpConfiguration.timeout = .init(connect: timeout, read: timeout)
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfiguration)
         do {
             let result = try await body(client)
