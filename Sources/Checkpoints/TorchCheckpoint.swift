@@ -123,7 +123,7 @@ final class ArchiveReader: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var data = Data()
-        data.reserveCapacity(Int(entry.uncompressedSize))
+        data.reserveCapacity(min(Int(entry.uncompressedSize), 64 << 20))
         do {
             _ = try archive.extract(entry, skipCRC32: false) { chunk in
                 guard data.count + chunk.count <= limit else { throw CheckpointError.malformed(path: self.path, reason: "\(entry.path) is longer than its directory entry says") }
