@@ -1,0 +1,116 @@
+// Parity of UNet2DCondition with diffusers 0.27.2 UNet2DConditionModel (fixtures: tools/fixtures/gen_unet.py).
+
+import Checkpoints
+import Foundation
+import Models
+import TensorEngine
+import TestSupport
+import XCTest
+
+/// A UNet / ControlNet parity case: the fixture tensors plus the diffusers configs written beside them.
+struct UNetParityCase {
+    let fixture: Fixture
+    let unetConfig: UNet2DConditionConfig
+    let controlNetConfig: ControlNetConfig
+
+    init(_ name: String) throws {
+        fixture = try Fixture(name, in: .module)
+        unetConfig = try UNet2DConditionConfig.load(from: Self.configURL(name + "_unet"))
+        controlNetConfig = try ControlNetConfig.load(from: Self.configURL(name + "_controlnet"))
+    }
+
+    static func configURL(_ name: String) throws -> URL {
+        try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"),
+                      "fixture \(name).json is missing")
+    }
+
+    func unet() throws -> UNet2DCondition {
+        let loader = WeightLoader(fixture.stateDict(prefix: "unet."))
+        let model = UNet2DCondition(config: unetConfig, weights: loader)
+        try loader.finish()
+        return model
+    }
+
+    func controlNet() throws -> ControlNet {
+        let loader = WeightLoader(fixture.stateDict(prefix: "controlnet."))
+        let model = ControlNet(config: controlNetConfig, weights: loader)
+        try loader.finish()
+        return model
+    }
+
+    var timestep: Float { get throws { try fixture["timestep"].scalars[0] } }
+    var classLabels: [Int]? {
+        fixture.file.entries["class_labels"] == nil ? nil : (try? fixture["class_labels"])?.scalars.map { Int($0) }
+    }
+
+    /// The ControlNet residuals diffusers computed, in UNet skip order.
+    func expectedResiduals() throws -> (down: [Tensor], mid: Tensor) {
+        let count = fixture.file.entries.keys.filter { $0.hasPrefix("controlnet_down_") }.count
+        return (try (0..<count).map { try fixture[String(format: "controlnet_down_%02d", $0)] }, try fixture["controlnet_mid"])
+    }
+}
+
+final class UNet2DConditionTests: XCTestCase {
+    /// The golden model's structure: DownBlock2D + 3 CrossAttnDownBlock2D with two cross-attentions each,
+    /// linear projections, attention_head_dim 8 read as the head count.
+    func testUpscalerShapedUNetMatchesDiffusers() throws {
+        try checkUNet("unet_x4")
+    }
+
+    /// Self+cross attention with conv projections, per-block heads, class embedding, two transformer
+    /// layers, scale_shift, padding-0 downsampling and a 9x7 latent.
+    func testMixedConfigurationOddLatentMatchesDiffusers() throws {
+        try checkUNet("unet_mix")
+    }
+
+    func testConfigMirrorsDiffusersJSON() throws {
+        let config = try UNet2DConditionCase.config("unet_x4_unet")
+        XCTAssertEqual(config.attentionHeadDim, .shared(8))
+        XCTAssertEqual(config.onlyCrossAttention, .list([true, true, true, false]))
+        XCTAssertEqual(config.transformerLayersPerBlock, .shared(.uniform(1)))
+        let mixed = try UNet2DConditionCase.config("unet_mix_unet")
+        XCTAssertEqual(mixed.attentionHeadDim, .list([2, 4, 4]))
+        XCTAssertEqual(mixed.transformerLayersPerBlock, .list([.uniform(1), .uniform(2), .uniform(1)]))
+        XCTAssertEqual(mixed.numClassEmbeds, 10)
+    }
+
+    func testConfigErrorsNameTheFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("config.json")
+        try #"{"in_channels": 4, "out_channels": 4}"#.write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try UNet2DConditionConfig.load(from: url)) { error in
+            XCTAssert("\(error)".contains(url.path) && "\(error)".contains("down_block_types"), "\(error)")
+        }
+        var json = try String(contentsOf: UNet2DConditionCase.url("unet_x4_unet"), encoding: .utf8)
+        json = json.replacingOccurrences(of: #""num_attention_heads": null"#, with: #""num_attention_heads": 4"#)
+        try json.write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try UNet2DConditionConfig.load(from: url)) { error in
+            XCTAssert("\(error)".contains("num_attention_heads"), "\(error)")
+        }
+    }
+
+    private func checkUNet(_ name: String) throws {
+        let parity = try UNetParityCase(name)
+        let unet = try parity.unet()
+        let sample = try parity.fixture["sample"]
+        let context = try parity.fixture["encoder_hidden_states"]
+        let timestep = try parity.timestep
+
+        let plain = unet(sample, timestep: timestep, encoderHiddenStates: context, classLabels: parity.classLabels)
+        assertClose(plain, try parity.fixture["unet_out"], tolerance: 1e-4, "\(name) UNet output")
+
+        let residuals = try parity.expectedResiduals()
+        let controlled = unet(sample, timestep: timestep, encoderHiddenStates: context,
+                              downBlockAdditionalResiduals: residuals.down, midBlockAdditionalResidual: residuals.mid,
+                              classLabels: parity.classLabels)
+        assertClose(controlled, try parity.fixture["unet_out_controlled"], tolerance: 1e-4, "\(name) UNet output with residuals")
+    }
+}
+
+/// Config files of the UNet fixtures.
+enum UNet2DConditionCase {
+    static func url(_ name: String) throws -> URL { try UNetParityCase.configURL(name) }
+    static func config(_ name: String) throws -> UNet2DConditionConfig { try UNet2DConditionConfig.load(from: url(name)) }
+}
