@@ -1,0 +1,93 @@
+// The diffusers `DDIMScheduler` scheduler_config.json (0.27.x).
+
+import Foundation
+
+/// Why a DDIM scheduler config cannot be used: names the file (or "DDIMSchedulerConfig" for a config
+/// built in code) and what was expected.
+public struct DDIMSchedulerConfigError: Error, CustomStringConvertible {
+    public let file: String
+    public let problem: String
+
+    public var description: String { "\(file): \(problem)" }
+}
+
+/// Mirrors `DDIMScheduler`'s config; keys missing from the file take diffusers' defaults.
+public struct DDIMSchedulerConfig: Codable, Equatable {
+    public enum BetaSchedule: String, Codable { case linear, scaledLinear = "scaled_linear", squaredCosCapV2 = "squaredcos_cap_v2" }
+    public enum PredictionType: String, Codable { case epsilon, vPrediction = "v_prediction", sample }
+    public enum TimestepSpacing: String, Codable { case leading, trailing, linspace }
+
+    public var numTrainTimesteps: Int = 1000
+    public var betaStart: Double = 0.0001
+    public var betaEnd: Double = 0.02
+    public var betaSchedule: BetaSchedule = .linear
+    public var trainedBetas: [Double]? = nil
+    public var clipSample: Bool = true
+    public var setAlphaToOne: Bool = true
+    public var stepsOffset: Int = 0
+    public var predictionType: PredictionType = .epsilon
+    public var thresholding: Bool = false
+    public var clipSampleRange: Float = 1
+    public var timestepSpacing: TimestepSpacing = .leading
+    public var rescaleBetasZeroSNR: Bool = false
+
+    enum CodingKeys: String, CodingKey {
+        case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
+        case betaSchedule = "beta_schedule", trainedBetas = "trained_betas", clipSample = "clip_sample"
+        case setAlphaToOne = "set_alpha_to_one", stepsOffset = "steps_offset", predictionType = "prediction_type"
+        case thresholding, clipSampleRange = "clip_sample_range", timestepSpacing = "timestep_spacing"
+        case rescaleBetasZeroSNR = "rescale_betas_zero_snr"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = DDIMSchedulerConfig()
+        numTrainTimesteps = try c.decodeIfPresent(Int.self, forKey: .numTrainTimesteps) ?? defaults.numTrainTimesteps
+        betaStart = try c.decodeIfPresent(Double.self, forKey: .betaStart) ?? defaults.betaStart
+        betaEnd = try c.decodeIfPresent(Double.self, forKey: .betaEnd) ?? defaults.betaEnd
+        betaSchedule = try c.decodeIfPresent(BetaSchedule.self, forKey: .betaSchedule) ?? defaults.betaSchedule
+        trainedBetas = try c.decodeIfPresent([Double].self, forKey: .trainedBetas)
+        clipSample = try c.decodeIfPresent(Bool.self, forKey: .clipSample) ?? defaults.clipSample
+        setAlphaToOne = try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne) ?? defaults.setAlphaToOne
+        stepsOffset = try c.decodeIfPresent(Int.self, forKey: .stepsOffset) ?? defaults.stepsOffset
+        predictionType = try c.decodeIfPresent(PredictionType.self, forKey: .predictionType) ?? defaults.predictionType
+        thresholding = try c.decodeIfPresent(Bool.self, forKey: .thresholding) ?? defaults.thresholding
+        clipSampleRange = try c.decodeIfPresent(Float.self, forKey: .clipSampleRange) ?? defaults.clipSampleRange
+        timestepSpacing = try c.decodeIfPresent(TimestepSpacing.self, forKey: .timestepSpacing) ?? defaults.timestepSpacing
+        rescaleBetasZeroSNR = try c.decodeIfPresent(Bool.self, forKey: .rescaleBetasZeroSNR) ?? defaults.rescaleBetasZeroSNR
+    }
+
+    /// Decodes `scheduler_config.json`; every error names the file and the key.
+    public static func load(from url: URL) throws -> Self {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw DDIMSchedulerConfigError(file: url.path, problem: "cannot read the config (\(error.localizedDescription))")
+        }
+        let config: DDIMSchedulerConfig
+        do {
+            config = try JSONDecoder().decode(Self.self, from: data)
+        } catch let DecodingError.dataCorrupted(context), let DecodingError.typeMismatch(_, context),
+                let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw DDIMSchedulerConfigError(file: url.path, problem: "bad value for \"\(key)\": \(context.debugDescription)")
+        } catch {
+            throw DDIMSchedulerConfigError(file: url.path, problem: "not a valid config (\(error))")
+        }
+        if let problem = config.unsupportedFeature { throw DDIMSchedulerConfigError(file: url.path, problem: problem) }
+        return config
+    }
+
+    /// The first setting the port does not implement, if any.
+    public var unsupportedFeature: String? {
+        if thresholding { return "thresholding (dynamic thresholding) is not supported; expected \"thresholding\": false" }
+        if numTrainTimesteps < 1 { return "num_train_timesteps must be positive, found \(numTrainTimesteps)" }
+        if let trainedBetas, trainedBetas.count != numTrainTimesteps {
+            return "trained_betas has \(trainedBetas.count) values, expected num_train_timesteps = \(numTrainTimesteps)"
+        }
+        return nil
+    }
+}
