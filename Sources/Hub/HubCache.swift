@@ -25,6 +25,12 @@ public struct HubCacheRepo: Sendable {
 
     public func blob(etag: String) -> URL { blobs.appendingPathComponent(etag) }
 
+    /// The lock huggingface_hub holds while writing a blob: `<cache>/.locks/models--org--name/<etag>.lock`.
+    func lockFile(etag: String) -> URL {
+        folder.deletingLastPathComponent().appendingPathComponent(".locks", isDirectory: true)
+            .appendingPathComponent(folder.lastPathComponent, isDirectory: true).appendingPathComponent(etag + ".lock")
+    }
+
     /// Where a blob grows while downloading; never mistaken for a blob because of its suffix.
     func incompleteBlob(etag: String) -> URL { blobs.appendingPathComponent(etag + ".incomplete") }
 

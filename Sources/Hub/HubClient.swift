@@ -180,6 +180,8 @@ public final class HubClient: @unchecked Sendable {
             downloadURL = url
         }
         let blob = cache.blob(etag: etag)
+        let lock = try await DownloadLock.acquire(cache.lockFile(etag: etag))
+        defer { lock.release() }
         if !FileManager.default.fileExists(atPath: blob.path) {
             try HubCacheRepo.createDirectory(blob.deletingLastPathComponent())
             let incomplete = cache.incompleteBlob(etag: etag)

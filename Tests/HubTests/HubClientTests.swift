@@ -299,6 +299,27 @@ final class HubClientTests: XCTestCase {
         XCTAssertFalse(ModelFileSelection.matches("unet/config.json", pattern: "vae/*"))
     }
 
+    func testConcurrentRunsDownloadEachBlobOnce() async throws {
+        server.inject(.slow(secondsPerChunk: 0.01), forFile: "unet/diffusion_pytorch_model.safetensors")
+        let first = client(configuration()), second = client(configuration())
+        async let a = first.snapshot(repoID: Self.repoID)
+        async let b = second.snapshot(repoID: Self.repoID)
+        let (folderA, folderB) = try await (a, b)
+        XCTAssertEqual(folderA, folderB)
+        XCTAssertEqual(try Data(contentsOf: folderA.appendingPathComponent("unet/diffusion_pytorch_model.safetensors")), Self.weights)
+        XCTAssertEqual(server.requests.filter { $0.path == "/lfs/" + HubTestServer.sha256(Self.weights) }.count, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cacheDirectory.appendingPathComponent("hub/.locks/models--tiny-org--tiny-diffvsr").path))
+    }
+
+    func testProgressLineShowsBytesRateAndETA() {
+        let bar = TerminalProgressBar(width: 10)
+        bar.downloadStarted(file: "unet.safetensors", completed: 0, total: 4_000_000)
+        let line = bar.line(file: "unet.safetensors", completed: 1_000_000, total: 4_000_000, now: Date().addingTimeInterval(1))
+        XCTAssertTrue(line.hasPrefix("unet.safetensors [##........] 1.0 MB/4.0 MB 25% ETA 00:03"), line)
+        XCTAssertTrue(line.hasSuffix("/s"), line)
+        XCTAssertEqual(TerminalProgressBar.duration(3725), "1:02:05")
+    }
+
     func testDiskFullIsReportedAsSuch() {
         let error = NSError(domain: NSCocoaErrorDomain, code: NSFileWriteOutOfSpaceError)
         XCTAssertEqual(HubCacheRepo.fileSystemError(error, path: "/cache/blobs/x"), .diskFull(path: "/cache/blobs/x"))
