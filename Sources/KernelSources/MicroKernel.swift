@@ -48,21 +48,23 @@ func storeRow<V: SIMD>(_ low: V, _ high: V, row: Int, alpha: Float, beta: Float,
     store(second, target + width)
 }
 
-/// 6 x 32 tile in 12 SIMD16 accumulators: with AVX-512 that is 12 of the 32 zmm registers, leaving
-/// room for the two B vectors and the A broadcast without spilling.
-enum Wide6x32: MicroKernel {
-    static let rows = 6
+/// 8 x 32 tile in 16 SIMD16 accumulators: with AVX-512 that is 16 of the 32 zmm registers, leaving
+/// room for the two B vectors and the A broadcasts without spilling. Eight rows divide the channel
+/// counts of the UNet (64 ... 1280), so convolutions run without edge tiles.
+enum Wide8x32: MicroKernel {
+    static let rows = 8
     static let columns = 32
-    static let depthBlock = 256
-    static let rowBlock = 144
-    static let columnBlock = 2048
+    // Measured on Zen 4 (32 KB L1, 1 MB L2): a deep KC beats keeping the B micro-panel in L1.
+    static let depthBlock = 512
+    static let rowBlock = 96
+    static let columnBlock = 1024
 
     @inline(__always)
     static func multiply(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, alpha: Float, beta: Float,
                          rowBias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int) {
         typealias V = SIMD16<Float>
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
-        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+        var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
         var pa = a, pb = b
         for _ in 0..<depth {
             let b0 = load(pb, as: V.self), b1 = load(pb + 16, as: V.self)
@@ -78,7 +80,11 @@ enum Wide6x32: MicroKernel {
             c40.addProduct(broadcast, b0); c41.addProduct(broadcast, b1)
             broadcast = V(repeating: pa[5])
             c50.addProduct(broadcast, b0); c51.addProduct(broadcast, b1)
-            pa += 6
+            broadcast = V(repeating: pa[6])
+            c60.addProduct(broadcast, b0); c61.addProduct(broadcast, b1)
+            broadcast = V(repeating: pa[7])
+            c70.addProduct(broadcast, b0); c71.addProduct(broadcast, b1)
+            pa += 8
             pb += 32
         }
         storeRow(c00, c01, row: 0, alpha: alpha, beta: beta, rowBias: rowBias, c: c, ldc: ldc)
@@ -87,6 +93,8 @@ enum Wide6x32: MicroKernel {
         storeRow(c30, c31, row: 3, alpha: alpha, beta: beta, rowBias: rowBias, c: c, ldc: ldc)
         storeRow(c40, c41, row: 4, alpha: alpha, beta: beta, rowBias: rowBias, c: c, ldc: ldc)
         storeRow(c50, c51, row: 5, alpha: alpha, beta: beta, rowBias: rowBias, c: c, ldc: ldc)
+        storeRow(c60, c61, row: 6, alpha: alpha, beta: beta, rowBias: rowBias, c: c, ldc: ldc)
+        storeRow(c70, c71, row: 7, alpha: alpha, beta: beta, rowBias: rowBias, c: c, ldc: ldc)
     }
 }
 
@@ -130,3 +138,4 @@ enum Narrow6x16: MicroKernel {
         storeRow(c50, c51, row: 5, alpha: alpha, beta: beta, rowBias: rowBias, c: c, ldc: ldc)
     }
 }
+

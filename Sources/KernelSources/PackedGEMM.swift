@@ -184,12 +184,16 @@ func blockedGEMM<K: MicroKernel, B: PanelSourceB>(
     let packedA = workspace
     let packedB = workspace + K.rowBlock * K.depthBlock
     let edgeTile = packedB + K.depthBlock * K.columnBlock
+    // Equal depth blocks (576 = 2 x 288, not 512 + 64): a thin last block would cost a full extra pass
+    // over C for little work.
+    let depthBlocks = (k + K.depthBlock - 1) / K.depthBlock
+    let depthBlock = (k + depthBlocks - 1) / depthBlocks
     var columnStart = 0
     while columnStart < n {
         let columnCount = min(K.columnBlock, n - columnStart)
         var depthStart = 0
         repeat {
-            let depth = min(K.depthBlock, k - depthStart)
+            let depth = min(depthBlock, k - depthStart)
             // Later depth blocks accumulate onto the first one's result.
             let blockBeta = depthStart == 0 ? beta : 1
             let blockBias = depthStart == 0 ? rowBias : nil
@@ -239,7 +243,7 @@ func blockedGEMM<K: MicroKernel, B: PanelSourceB>(
 
 /// Workspace floats `kernelGEMM` / `kernelConvolutionGEMM` need for a given `vectorWidth`.
 public func kernelWorkspaceCount(vectorWidth: Int) -> Int {
-    vectorWidth >= 16 ? workspaceCount(Wide6x32.self) : workspaceCount(Narrow6x16.self)
+    vectorWidth >= 16 ? workspaceCount(Wide8x32.self) : workspaceCount(Narrow6x16.self)
 }
 
 /// Single-threaded C = alpha * A·B + beta * C (+ rowBias[i]) with A(i, p) = a[i*aRowStride + p*aColumnStride]
@@ -254,7 +258,7 @@ public func kernelGEMM(
 ) {
     let source = StridedMatrixB(base: b, rowStride: bRowStride, columnStride: bColumnStride)
     if vectorWidth >= 16 {
-        blockedGEMM(Wide6x32.self, m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride,
+        blockedGEMM(Wide8x32.self, m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: aRowStride,
                     aColumnStride: aColumnStride, b: source, beta: beta, rowBias: rowBias, c: c, ldc: ldc,
                     workspace: workspace)
     } else {
@@ -280,7 +284,7 @@ public func kernelConvolutionGEMM(
     // The packers index B columns from 0 at `c`; shift the image's pixel numbering accordingly.
     let shifted = ShiftedColumnsB(source: source, offset: firstPixel)
     if vectorWidth >= 16 {
-        blockedGEMM(Wide6x32.self, m: m, n: n, k: k, alpha: 1, a: weights, aRowStride: k, aColumnStride: 1,
+        blockedGEMM(Wide8x32.self, m: m, n: n, k: k, alpha: 1, a: weights, aRowStride: k, aColumnStride: 1,
                     b: shifted, beta: 0, rowBias: rowBias, c: c, ldc: ldc, workspace: workspace)
     } else {
         blockedGEMM(Narrow6x16.self, m: m, n: n, k: k, alpha: 1, a: weights, aRowStride: k, aColumnStride: 1,

@@ -58,12 +58,12 @@ struct WorkSplit {
         self.n = n
         alongRows = m >= n
         let flops = 2 * m * n * k
-        let pieces = alongRows ? (m + 5) / 6 : (n + 31) / 32
+        let pieces = alongRows ? (m + 7) / 8 : (n + 31) / 32
         parts = flops < 1 << 21 || Parallel.isInsideParallelRegion ? 1 : max(1, min(Parallel.threadCount, pieces))
     }
 
     func range(of part: Int) -> (rows: Range<Int>, columns: Range<Int>) {
-        let (extent, granule) = alongRows ? (m, 6) : (n, 32)
+        let (extent, granule) = alongRows ? (m, 8) : (n, 32)
         let granules = (extent + granule - 1) / granule
         let start = min(extent, granules * part / parts * granule)
         let end = part == parts - 1 ? extent : min(extent, granules * (part + 1) / parts * granule)

@@ -75,6 +75,7 @@ final class GEMMKernelTests: XCTestCase {
             (3, 6, 8, 35, (1, 5), (1, 1), (0, 2), false),
             (3, 6, 12, 7, (5, 1), (1, 1), (2, 0), true),
             (33, 70, 5, 7, (3, 3), (1, 1), (1, 1), true),
+            (61, 10, 6, 9, (3, 3), (1, 1), (1, 1), true),  // 549 taps: two depth blocks split mid-channel
             (2, 3, 4, 4, (4, 4), (2, 2), (0, 0), true),
         ]
         for kernels in KernelSet.supportedSets {
