@@ -11,12 +11,14 @@ import XCTest
 struct UNetParityCase {
     let fixture: Fixture
     let unetConfig: UNet2DConditionConfig
-    let controlNetConfig: ControlNetConfig
+    /// Nil for UNet-only cases, whose residuals are random tensors of the skip shapes.
+    let controlNetConfig: ControlNetConfig?
 
     init(_ name: String) throws {
         fixture = try Fixture(name, in: .module)
         unetConfig = try UNet2DConditionConfig.load(from: Self.configURL(name + "_unet"))
-        controlNetConfig = try ControlNetConfig.load(from: Self.configURL(name + "_controlnet"))
+        controlNetConfig = try Bundle.module.url(forResource: name + "_controlnet", withExtension: "json", subdirectory: "Fixtures")
+            .map { try ControlNetConfig.load(from: $0) }
     }
 
     static func configURL(_ name: String) throws -> URL {
@@ -33,7 +35,7 @@ struct UNetParityCase {
 
     func controlNet() throws -> ControlNet {
         let loader = WeightLoader(fixture.stateDict(prefix: "controlnet."))
-        let model = ControlNet(config: controlNetConfig, weights: loader)
+        let model = ControlNet(config: try XCTUnwrap(controlNetConfig, "no ControlNet in this fixture"), weights: loader)
         try loader.finish()
         return model
     }
@@ -63,6 +65,12 @@ final class UNet2DConditionTests: XCTestCase {
         try checkUNet("unet_mix")
     }
 
+    /// Per-block layers_per_block, per-layer transformer depths (with the reverse list for the up path),
+    /// no mid block, 1x1 conv_in/conv_out, time_embedding_dim, upcast_attention, a 5x6 latent.
+    func testAsymmetricConfigurationMatchesDiffusers() throws {
+        try checkUNet("unet_asym")
+    }
+
     func testConfigMirrorsDiffusersJSON() throws {
         let config = try UNet2DConditionCase.config("unet_x4_unet")
         XCTAssertEqual(config.attentionHeadDim, .shared(8))
@@ -72,6 +80,11 @@ final class UNet2DConditionTests: XCTestCase {
         XCTAssertEqual(mixed.attentionHeadDim, .list([2, 4, 4]))
         XCTAssertEqual(mixed.transformerLayersPerBlock, .list([.uniform(1), .uniform(2), .uniform(1)]))
         XCTAssertEqual(mixed.numClassEmbeds, 10)
+        let asymmetric = try UNet2DConditionCase.config("unet_asym_unet")
+        XCTAssertEqual(asymmetric.transformerLayersPerBlock, .list([.perLayer([1]), .perLayer([2, 1])]))
+        XCTAssertEqual(asymmetric.reverseTransformerLayersPerBlock, [.perLayer([1, 2, 1]), .perLayer([2, 1])])
+        XCTAssertEqual(asymmetric.layersPerBlock, .list([1, 2]))
+        XCTAssertNil(asymmetric.midBlockType)
     }
 
     func testConfigErrorsNameTheFile() throws {
