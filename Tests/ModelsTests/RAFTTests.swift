@@ -1,0 +1,221 @@
+// Parity of RAFT-large against torchvision (fixtures from tools/fixtures/gen_raft.py). The 21 MB of
+// weights are not committed: both sides generate them from the formula documented in gen_raft.py,
+// and the fixture carries the parameter list and per-tensor sums to check the generator itself.
+
+import Checkpoints
+import Foundation
+import Models
+import TensorEngine
+import TestSupport
+import XCTest
+
+final class RAFTTests: XCTestCase {
+    private static var cachedWeights: StateDict?
+
+    /// The formula weights of the fixture's parameter list, written once to a temporary safetensors file.
+    private func formulaWeights() throws -> StateDict {
+        if let cached = Self.cachedWeights { return cached }
+        let fixture = try Fixture("raft_128", in: .module)
+        let parameters = try FormulaWeights.parameterList(fixture.file.metadata["parameters"] ?? "")
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("raft-formula-\(ProcessInfo.processInfo.processIdentifier).safetensors").path
+        try FormulaWeights.writeSafeTensors(parameters, to: path)
+        let weights = try StateDict(safetensors: path)
+        Self.cachedWeights = weights
+        return weights
+    }
+
+    private func makeRAFT(strategy: CorrelationPyramid.Strategy? = nil) throws -> RAFT {
+        let loader = WeightLoader(try formulaWeights())
+        let raft = RAFT(weights: loader, correlationStrategy: strategy)
+        try loader.finish(ignoring: RAFT.isUnusedKey)
+        return raft
+    }
+
+    func testFormulaWeightsMatchTheFixtureGenerator() throws {
+        let fixture = try Fixture("raft_128", in: .module)
+        let parameters = try FormulaWeights.parameterList(fixture.file.metadata["parameters"] ?? "")
+        XCTAssertEqual(parameters.count, 154, "raft_large has 154 float tensors besides num_batches_tracked")
+        let sums = try fixture["weight_sums"]
+        XCTAssertEqual(sums.count, parameters.count)
+        let weights = try formulaWeights()
+        for (index, parameter) in parameters.enumerated() {
+            let tensor = try XCTUnwrap(weights[parameter.key]).materialize()
+            let sum = tensor.scalars.reduce(0.0) { $0 + Double($1) }
+            XCTAssertEqual(sum, Double(sums.data[index]), accuracy: 1e-4 * max(1, abs(sum)), parameter.key)
+        }
+    }
+
+    func testCorrelationLookupMatchesTorchvisionInBothForms() throws {
+        let fixture = try Fixture("raft_correlation", in: .module)
+        let (fmap1, fmap2, coordinates) = (try fixture["fmap1"], try fixture["fmap2"], try fixture["coords"])
+        let expected = try fixture["corr_features"]
+        for strategy in [CorrelationPyramid.Strategy.fullVolume, .onDemand] {
+            let pyramid = CorrelationPyramid(fmap1: fmap1, fmap2: fmap2, strategy: strategy)
+            assertClose(pyramid.lookup(coordinates), expected, tolerance: 2e-5, "\(strategy)")
+        }
+    }
+
+    func testAutomaticStrategyBoundsMemory() {
+        XCTAssertEqual(CorrelationPyramid.Strategy.automatic(featureHeight: 16, featureWidth: 20), .fullVolume)
+        // 720p: 90 x 160 feature maps, a 830 MB level-0 volume.
+        XCTAssertEqual(CorrelationPyramid.Strategy.automatic(featureHeight: 90, featureWidth: 160), .onDemand)
+    }
+
+    func testFlowMatchesTorchvisionOn128x128() throws {
+        let fixture = try Fixture("raft_128", in: .module)
+        let (image1, image2) = (try fixture["image1"], try fixture["image2"])
+        let raft = try makeRAFT(strategy: .fullVolume)
+        assertClose(raft.featureEncoder(concat([image1, image2], axis: 0)), try fixture["fmaps"], tolerance: 1e-4, "fmaps")
+        assertClose(raft.contextEncoder(image1), try fixture["context"], tolerance: 1e-4, "context")
+
+        let estimate = raft.estimate(image1: image1, image2: image2, iterations: 12, keepUpsampledFlows: true)
+        let lowResolution = try fixture["lowres_flows"]
+        XCTAssertEqual(estimate.lowResolutionFlows.count, 12)
+        for (index, flow) in estimate.lowResolutionFlows.enumerated() {
+            assertClose(flow, lowResolution.slice(axis: 0, index..<index + 1), tolerance: 1e-4, "low-res flow \(index + 1)")
+        }
+        assertClose(estimate.upsampledFlows[0], try fixture["flow_first"], tolerance: 1e-4, "flow after 1 update")
+        assertClose(estimate.flow, try fixture["flow"], tolerance: 1e-4, "flow after 12 updates")
+        assertClose(estimate.upsampledFlows[11], estimate.flow, tolerance: 0, "last kept flow is the result")
+    }
+
+    func testOnDemandCorrelationGivesTheSameFlow() throws {
+        let fixture = try Fixture("raft_128", in: .module)
+        let raft = try makeRAFT(strategy: .onDemand)
+        let estimate = raft.estimate(image1: try fixture["image1"], image2: try fixture["image2"], iterations: 3)
+        let lowResolution = try fixture["lowres_flows"]
+        for (index, flow) in estimate.lowResolutionFlows.enumerated() {
+            assertClose(flow, lowResolution.slice(axis: 0, index..<index + 1), tolerance: 1e-4, "low-res flow \(index + 1)")
+        }
+    }
+
+    /// 60 x 44 frames are under RAFT's 128 px minimum and not multiples of 8: replicate-padded to
+    /// 128 x 128, the flow cropped back (the fixture does the same around torchvision).
+    func testSmallFramesArePaddedAndCropped() throws {
+        let fixture = try Fixture("raft_small", in: .module)
+        let raft = try makeRAFT()
+        let estimate = raft.estimate(image1: try fixture["image1"], image2: try fixture["image2"], iterations: 3)
+        XCTAssertEqual(estimate.flow.shape, [1, 2, 44, 60])
+        let lowResolution = try fixture["lowres_flows"]
+        for (index, flow) in estimate.lowResolutionFlows.enumerated() {
+            assertClose(flow, lowResolution.slice(axis: 0, index..<index + 1), tolerance: 1e-4, "low-res flow \(index + 1)")
+        }
+        assertClose(estimate.flow, try fixture["flow"], tolerance: 1e-4, "cropped flow")
+    }
+
+    func testTinyFramesDoNotCrash() throws {
+        let raft = try makeRAFT()
+        let image = Tensor(shape: [1, 3, 4, 6], scalars: (0..<72).map { Float($0 % 7) / 3 - 1 })
+        let flow = raft(image1: image, image2: image, iterations: 1)
+        XCTAssertEqual(flow.shape, [1, 2, 4, 6])
+        XCTAssert(flow.scalars.allSatisfy { $0.isFinite })
+    }
+
+    func testMissingAndMisshapenKeysAreReportedByName() throws {
+        var entries = try formulaWeights().entries
+        entries["mask_predictor.conv.bias"] = nil
+        entries["update_block.flow_head.conv2.weight"] = entries["update_block.flow_head.conv1.weight"]
+        let loader = WeightLoader(StateDict(source: "broken", entries: entries))
+        _ = RAFT(weights: loader)
+        XCTAssertThrowsError(try loader.finish(ignoring: RAFT.isUnusedKey)) { error in
+            let text = "\(error)"
+            XCTAssert(text.contains("mask_predictor.conv.bias"), text)
+            XCTAssert(text.contains("update_block.flow_head.conv2.weight"), text)
+        }
+    }
+
+    /// The golden run's RAFT (random torchvision checkpoint, 160 x 128 bicubic-upscaled frames), when
+    /// the shared golden folder is next to the repository.
+    func testGoldenFlowWhenAvailable() throws {
+        let root = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let golden = root.appendingPathComponent("shared/golden")
+        let checkpoint = golden.appendingPathComponent("raft_large_random.pth").path
+        let intermediatesPath = golden.appendingPathComponent("visible/intermediates.safetensors").path
+        guard FileManager.default.fileExists(atPath: checkpoint), FileManager.default.fileExists(atPath: intermediatesPath) else {
+            throw XCTSkip("no shared golden folder at \(golden.path)")
+        }
+        let loader = WeightLoader(try StateDict(contentsOf: checkpoint))
+        let raft = RAFT(weights: loader)
+        try loader.finish(ignoring: RAFT.isUnusedKey)
+        let intermediates = try SafeTensorsFile(path: intermediatesPath)
+        let (current, previous) = (try intermediates.tensor("upscaled_0001"), try intermediates.tensor("upscaled_0000"))
+        assertClose(raft.featureEncoder(concat([current, previous], axis: 0)), try intermediates.tensor("raft_0001_fmaps"),
+                    tolerance: 1e-4, "golden fmaps")
+        let estimate = raft.estimate(image1: current, image2: previous)
+        let lowResolution = try intermediates.tensor("raft_0001_lowres_flow_iters")
+        for (index, flow) in estimate.lowResolutionFlows.enumerated() {
+            assertClose(flow, lowResolution.slice(axis: 0, index..<index + 1).reshaped(flow.shape), tolerance: 1e-4,
+                        "golden low-res flow \(index + 1)")
+        }
+        // The golden stores flows as [1, H, W, 2].
+        assertClose(estimate.flow.permuted([0, 2, 3, 1]), try intermediates.tensor("flow_0001"), tolerance: 1e-4, "golden flow_0001")
+    }
+}
+
+/// The deterministic RAFT weights of tools/fixtures/gen_raft.py (see its docstring for the formula).
+enum FormulaWeights {
+    struct Parameter {
+        let key: String
+        let shape: [Int]
+    }
+
+    /// Parses "key=d0xd1x...;key=..." (a scalar has an empty shape).
+    static func parameterList(_ text: String) throws -> [Parameter] {
+        try text.split(separator: ";").map { item in
+            let parts = item.split(separator: "=", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw CheckpointError.malformed(path: "raft_128.safetensors", reason: "parameter entry \(item) is not key=shape") }
+            return Parameter(key: String(parts[0]), shape: parts[1].split(separator: "x").compactMap { Int($0) })
+        }
+    }
+
+    static func values(key: String, shape: [Int]) -> [Float] {
+        var seed: UInt32 = 0x811C_9DC5
+        for byte in key.utf8 { seed = (seed ^ UInt32(byte)) &* 0x0100_0193 }
+        let count = shape.reduce(1, *)
+        let fanIn = shape.dropFirst().reduce(1, *)
+        return (0..<count).map { index in
+            var x = UInt32(truncatingIfNeeded: index) &* 0x9E37_79B1 &+ seed
+            x ^= x >> 16
+            x = x &* 0x7FEB_352D
+            x ^= x >> 15
+            x = x &* 0x846C_A68B
+            x ^= x >> 16
+            let u = Double(x) / 4_294_967_296.0
+            let s = 2.0 * u - 1.0
+            let value: Double
+            if key.hasSuffix("running_var") {
+                value = 0.5 + u
+            } else if key.hasSuffix("running_mean") {
+                value = 0.1 * s
+            } else if shape.count >= 2 {
+                value = s * (3.0 / Double(fanIn)).squareRoot()
+            } else if key.hasSuffix(".1.weight") {
+                value = 1.0 + 0.2 * s
+            } else {
+                value = 0.1 * s
+            }
+            return Float(value)
+        }
+    }
+
+    /// A float32 safetensors file holding every parameter.
+    static func writeSafeTensors(_ parameters: [Parameter], to path: String) throws {
+        var header: [String: Any] = [:]
+        var payload = Data()
+        for parameter in parameters {
+            let values = Self.values(key: parameter.key, shape: parameter.shape)
+            let start = payload.count
+            values.withUnsafeBufferPointer { payload.append(Data(buffer: $0)) }
+            header[parameter.key] = ["dtype": "F32", "shape": parameter.shape, "data_offsets": [start, payload.count]]
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var file = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+        file.append(json)
+        file.append(payload)
+        try file.write(to: URL(fileURLWithPath: path))
+    }
+}
