@@ -107,6 +107,7 @@ public struct ControlNetConfig: Codable, Equatable {
             return "unknown controlnet_conditioning_channel_order \(controlnetConditioningChannelOrder) (expected rgb or bgr)"
         }
         if conditioningEmbeddingOutChannels.isEmpty { return "conditioning_embedding_out_channels must not be empty" }
+        if numClassEmbeds != nil { return "num_class_embeds is not supported (the ControlNet call takes no class labels)" }
         if midBlockType == nil { return "mid_block_type null is not supported (expected UNetMidBlock2DCrossAttn)" }
         let blocks = downBlockTypes.count
         return UNetArchitecture.unsupportedFeature(
