@@ -32,8 +32,8 @@ final class AttentionParityTests: XCTestCase {
             let prefix = "attention.\(name)."
             let (query, key, value) = (try fixture[prefix + "query"], try fixture[prefix + "key"], try fixture[prefix + "value"])
             let expected = try fixture[prefix + "output"]
-            // The default block, one row at a time, and a block that leaves a ragged last chunk.
-            for queryBlock in [256, 1, 7] {
+            // The default block, a block that leaves a ragged last chunk, and (short queries) one row at a time.
+            for queryBlock in query.dim(1) <= 16 ? [256, 7, 1] : [256, 7] {
                 let result = multiHeadAttention(query: query, key: key, value: value, heads: heads,
                                                 causal: causal, queryBlock: queryBlock)
                 assertClose(result, expected, tolerance: 1e-4, "attention \(name) queryBlock \(queryBlock)")
@@ -43,13 +43,13 @@ final class AttentionParityTests: XCTestCase {
 
     /// Sequences long enough for several query blocks and a thread split, against float64.
     func testLongSequencesAgainstFloat64Reference() {
-        let query = seededTensor([1, 400, 48], seed: 41) * 2, key = seededTensor([1, 450, 48], seed: 42)
-        let value = seededTensor([1, 450, 48], seed: 43)
+        let query = seededTensor([1, 300, 32], seed: 41) * 2, key = seededTensor([1, 333, 32], seed: 42)
+        let value = seededTensor([1, 333, 32], seed: 43)
         for causal in [false, true] {
-            let expected = referenceAttention(query: query, key: key, value: value, heads: 3, causal: causal)
-            withThreadCounts([1, 5]) { threads in
-                for queryBlock in [256, 100] {
-                    let result = multiHeadAttention(query: query, key: key, value: value, heads: 3,
+            let expected = referenceAttention(query: query, key: key, value: value, heads: 2, causal: causal)
+            for (threads, queryBlock) in [(1, 256), (5, 100)] {
+                withThreadCounts([threads]) { _ in
+                    let result = multiHeadAttention(query: query, key: key, value: value, heads: 2,
                                                     causal: causal, queryBlock: queryBlock)
                     assertClose(result, expected, tolerance: 1e-4,
                                 "attention causal \(causal), queryBlock \(queryBlock), \(threads) threads")
