@@ -14,8 +14,12 @@ public struct RAFT {
         public let flow: Tensor
         /// coords1 - coords0 after each update, on the 1/8 grid of the (padded) input: [1, 2, H'/8, W'/8].
         public let lowResolutionFlows: [Tensor]
-        /// The upsampled flow after each update ([1, 2, H, W]); only filled when requested.
+        /// The upsampled flow after each update ([1, 2, H, W]); only filled with `keepIntermediates`.
         public let upsampledFlows: [Tensor]
+        /// Feature-encoder output for [image1, image2] ([2, 256, H'/8, W'/8]); only with `keepIntermediates`.
+        public let featureMaps: Tensor?
+        /// Context-encoder output for image1 before the tanh / ReLU split; only with `keepIntermediates`.
+        public let contextFeatures: Tensor?
     }
 
     /// torchvision's minimum input side: the 4-level pyramid needs 1/8-resolution maps of >= 16 px.
@@ -55,7 +59,7 @@ public struct RAFT {
     /// back to H x W. Replication keeps the padded band's content (and so its correlation) close to the
     /// frame edge, and padding only bottom/right keeps pixel coordinates unchanged; sizes RAFT accepts
     /// are not padded, so they match torchvision exactly.
-    public func estimate(image1: Tensor, image2: Tensor, iterations: Int = 12, keepUpsampledFlows: Bool = false) -> Estimate {
+    public func estimate(image1: Tensor, image2: Tensor, iterations: Int = 12, keepIntermediates: Bool = false) -> Estimate {
         precondition(image1.rank == 4 && image1.shape[0] == 1 && image1.shape[1] == 3 && image1.shape == image2.shape,
                      "RAFT: images must both be [1, 3, H, W], got \(image1.shape) and \(image2.shape)")
         precondition(iterations >= 1, "RAFT: needs at least one iteration")
@@ -85,13 +89,14 @@ public struct RAFT {
             coords1 = coords1 + delta
             let lowResolution = coords1 - coords0
             lowResolutionFlows.append(lowResolution)
-            if keepUpsampledFlows || iteration == iterations - 1 {
+            if keepIntermediates || iteration == iterations - 1 {
                 flow = Self.convexUpsampled(lowResolution, mask: maskPredictor(hidden))
                 if needsPadding { flow = flow.slice(axis: 2, 0..<height).slice(axis: 3, 0..<width) }
-                if keepUpsampledFlows { upsampledFlows.append(flow) }
+                if keepIntermediates { upsampledFlows.append(flow) }
             }
         }
-        return Estimate(flow: flow, lowResolutionFlows: lowResolutionFlows, upsampledFlows: upsampledFlows)
+        return Estimate(flow: flow, lowResolutionFlows: lowResolutionFlows, upsampledFlows: upsampledFlows,
+                        featureMaps: keepIntermediates ? fmaps : nil, contextFeatures: keepIntermediates ? contextOutput : nil)
     }
 
     static func paddedSide(_ side: Int) -> Int {

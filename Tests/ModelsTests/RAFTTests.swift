@@ -62,14 +62,15 @@ final class RAFTTests: XCTestCase {
         XCTAssertEqual(CorrelationPyramid.Strategy.automatic(featureHeight: 90, featureWidth: 160), .onDemand)
     }
 
+    // Debug builds run the engine unoptimised (~1 min of CPU per 128 x 128 RAFT run), so the suite
+    // keeps to two runs: 12 full-volume iterations at 128 x 128, and 3 on-demand iterations on small frames.
     func testFlowMatchesTorchvisionOn128x128() throws {
         let fixture = try Fixture("raft_128", in: .module)
-        let (image1, image2) = (try fixture["image1"], try fixture["image2"])
         let raft = try makeRAFT(strategy: .fullVolume)
-        assertClose(raft.featureEncoder(concat([image1, image2], axis: 0)), try fixture["fmaps"], tolerance: 1e-4, "fmaps")
-        assertClose(raft.contextEncoder(image1), try fixture["context"], tolerance: 1e-4, "context")
-
-        let estimate = raft.estimate(image1: image1, image2: image2, iterations: 12, keepUpsampledFlows: true)
+        let estimate = raft.estimate(image1: try fixture["image1"], image2: try fixture["image2"], iterations: 12,
+                                     keepIntermediates: true)
+        assertClose(try XCTUnwrap(estimate.featureMaps), try fixture["fmaps"], tolerance: 1e-4, "fmaps")
+        assertClose(try XCTUnwrap(estimate.contextFeatures), try fixture["context"], tolerance: 1e-4, "context")
         let lowResolution = try fixture["lowres_flows"]
         XCTAssertEqual(estimate.lowResolutionFlows.count, 12)
         for (index, flow) in estimate.lowResolutionFlows.enumerated() {
@@ -80,36 +81,20 @@ final class RAFTTests: XCTestCase {
         assertClose(estimate.upsampledFlows[11], estimate.flow, tolerance: 0, "last kept flow is the result")
     }
 
-    func testOnDemandCorrelationGivesTheSameFlow() throws {
-        let fixture = try Fixture("raft_128", in: .module)
+    /// 60 x 44 frames are under RAFT's 128 px minimum and not multiples of 8: replicate-padded to
+    /// 128 x 128, the flow cropped back (the fixture does the same around torchvision). Runs the
+    /// memory-bounded correlation, so it also checks that form end to end.
+    func testSmallFramesArePaddedAndCroppedWithOnDemandCorrelation() throws {
+        let fixture = try Fixture("raft_small", in: .module)
         let raft = try makeRAFT(strategy: .onDemand)
         let estimate = raft.estimate(image1: try fixture["image1"], image2: try fixture["image2"], iterations: 3)
-        let lowResolution = try fixture["lowres_flows"]
-        for (index, flow) in estimate.lowResolutionFlows.enumerated() {
-            assertClose(flow, lowResolution.slice(axis: 0, index..<index + 1), tolerance: 1e-4, "low-res flow \(index + 1)")
-        }
-    }
-
-    /// 60 x 44 frames are under RAFT's 128 px minimum and not multiples of 8: replicate-padded to
-    /// 128 x 128, the flow cropped back (the fixture does the same around torchvision).
-    func testSmallFramesArePaddedAndCropped() throws {
-        let fixture = try Fixture("raft_small", in: .module)
-        let raft = try makeRAFT()
-        let estimate = raft.estimate(image1: try fixture["image1"], image2: try fixture["image2"], iterations: 3)
         XCTAssertEqual(estimate.flow.shape, [1, 2, 44, 60])
+        XCTAssertEqual(estimate.lowResolutionFlows.first?.shape, [1, 2, 16, 16], "1/8 grid of the padded frame")
         let lowResolution = try fixture["lowres_flows"]
         for (index, flow) in estimate.lowResolutionFlows.enumerated() {
             assertClose(flow, lowResolution.slice(axis: 0, index..<index + 1), tolerance: 1e-4, "low-res flow \(index + 1)")
         }
         assertClose(estimate.flow, try fixture["flow"], tolerance: 1e-4, "cropped flow")
-    }
-
-    func testTinyFramesDoNotCrash() throws {
-        let raft = try makeRAFT()
-        let image = Tensor(shape: [1, 3, 4, 6], scalars: (0..<72).map { Float($0 % 7) / 3 - 1 })
-        let flow = raft(image1: image, image2: image, iterations: 1)
-        XCTAssertEqual(flow.shape, [1, 2, 4, 6])
-        XCTAssert(flow.scalars.allSatisfy { $0.isFinite })
     }
 
     func testMissingAndMisshapenKeysAreReportedByName() throws {
@@ -136,14 +121,16 @@ final class RAFTTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: checkpoint), FileManager.default.fileExists(atPath: intermediatesPath) else {
             throw XCTSkip("no shared golden folder at \(golden.path)")
         }
+        #if DEBUG
+        throw XCTSkip("golden RAFT check (160 x 128, 12 iterations) runs in release builds: swift test -c release")
+        #endif
         let loader = WeightLoader(try StateDict(contentsOf: checkpoint))
         let raft = RAFT(weights: loader)
         try loader.finish(ignoring: RAFT.isUnusedKey)
         let intermediates = try SafeTensorsFile(path: intermediatesPath)
         let (current, previous) = (try intermediates.tensor("upscaled_0001"), try intermediates.tensor("upscaled_0000"))
-        assertClose(raft.featureEncoder(concat([current, previous], axis: 0)), try intermediates.tensor("raft_0001_fmaps"),
-                    tolerance: 1e-4, "golden fmaps")
-        let estimate = raft.estimate(image1: current, image2: previous)
+        let estimate = raft.estimate(image1: current, image2: previous, keepIntermediates: true)
+        assertClose(try XCTUnwrap(estimate.featureMaps), try intermediates.tensor("raft_0001_fmaps"), tolerance: 1e-4, "golden fmaps")
         let lowResolution = try intermediates.tensor("raft_0001_lowres_flow_iters")
         for (index, flow) in estimate.lowResolutionFlows.enumerated() {
             assertClose(flow, lowResolution.slice(axis: 0, index..<index + 1).reshaped(flow.shape), tolerance: 1e-4,
