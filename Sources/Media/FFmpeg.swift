@@ -59,7 +59,7 @@ public struct VideoInfo: Sendable, Equatable {
     public let width: Int
     public let height: Int
     public let frameRate: FrameRate
-    /// From the container when it says; nil when unknown.
+    /// From the container when it says, else estimated from the duration; nil when unknown.
     public let frameCount: Int?
     public let audioCodec: String?
     public var hasAudio: Bool { audioCodec != nil }
@@ -83,8 +83,11 @@ public enum VideoProbe {
                 let side_data_list: [SideData]?
                 let tags: [String: String]?
                 let disposition: [String: Int]?
+                let duration: String?
             }
+            struct Format: Decodable { let duration: String? }
             let streams: [Stream]?
+            let format: Format?
         }
         guard let report = try? JSONDecoder().decode(Report.self, from: Data(output.stdout)) else {
             throw MediaError.notAVideo(path: path, reason: "ffprobe output could not be parsed")
@@ -100,7 +103,10 @@ public enum VideoProbe {
         if Int(abs(rotation)) % 180 == 90 { swap(&width, &height) }
         let rate = video.avg_frame_rate.flatMap(FrameRate.init) ?? video.r_frame_rate.flatMap(FrameRate.init) ?? FrameRate(numerator: 25, denominator: 1)
         let audio = streams.first(where: { $0.codec_type == "audio" })
-        return VideoInfo(width: width, height: height, frameRate: rate, frameCount: video.nb_frames.flatMap { Int($0) },
+        // Matroska/WebM do not store a frame count; duration x rate is close enough for an ETA.
+        let duration = (video.duration ?? report.format?.duration).flatMap(Double.init)
+        let estimated = duration.map { Int(($0 * rate.framesPerSecond).rounded()) }
+        return VideoInfo(width: width, height: height, frameRate: rate, frameCount: video.nb_frames.flatMap { Int($0) } ?? estimated,
                          audioCodec: audio.map { $0.codec_name ?? "unknown" })
     }
 }
@@ -117,7 +123,7 @@ public final class VideoFrameReader {
         info = try VideoProbe.probe(path, tools: tools)
         process = try RunningProcess(tools.ffmpeg, [
             "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path,
-            "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-vsync", "passthrough", "pipe:1",
+            "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
         ], pipeInput: false)
     }
 

@@ -9,3 +9,20 @@ struct PipelineSettings {
     var threads: Int?
     var flowIterations: Int = 12
 }
+
+import VideoJobs
+
+/// Until the pipeline is wired: fails with one clear line instead of upscaling.
+struct PipelineUpscalerFactory: UpscalerFactory {
+    struct NotAvailable: Error, CustomStringConvertible {
+        var description: String { "the diffusion pipeline is not wired into the CLI yet (Sources/stream-diffvsr/PipelineFactory.swift)" }
+    }
+
+    init(settings: PipelineSettings) throws {
+        throw NotAvailable()
+    }
+
+    func makeUpscaler(sequence: String) throws -> FrameUpscaling {
+        throw NotAvailable()
+    }
+}

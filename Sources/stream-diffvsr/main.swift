@@ -1,1 +1,2 @@
-print("stream-diffvsr")
+// The `stream-diffvsr` command: `upscale` (the default) and `doctor`.
+StreamDiffVSRCommand.main()
