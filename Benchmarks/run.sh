@@ -20,9 +20,10 @@ trap 'rm -f "$swift_out" "$torch_out"' EXIT
 "$python" Benchmarks/pytorch_reference.py "$@" >"$torch_out"
 grep '^#' "$swift_out" "$torch_out" | sed 's/^[^:]*://'
 awk -F'\t' '
+    BEGIN { printf "| %-28s | %13s | %15s | %13s |\n|%s|%s|%s|%s|\n", "shape", "Swift GFLOP/s", "PyTorch GFLOP/s",
+                   "Swift/PyTorch", "------------------------------", "---------------", "-----------------", "---------------" }
     FNR == NR { if ($0 !~ /^#/) torch[$1] = $2; next }
     $0 ~ /^#/ { next }
-    FNR == 1 || !header++ { printf "| %-28s | %12s | %12s | %13s |\n|%s|%s|%s|%s|\n", "shape", "Swift GFLOP/s", "PyTorch GFLOP/s", "Swift/PyTorch", "------------------------------", "--------------", "-----------------", "---------------" }
     { ratio = ($1 in torch && torch[$1] > 0) ? sprintf("%.2fx", $2 / torch[$1]) : "n/a"
       printf "| %-28s | %13s | %15s | %13s |\n", $1, $2, ($1 in torch ? torch[$1] : "n/a"), ratio }
 ' "$torch_out" "$swift_out"

@@ -109,10 +109,12 @@ let cases = [
 ]
 
 let clock = estimatedClockGHz(addLatency: addLatency)
-let lanes = KernelSet.active == .avx512 ? 16.0 : KernelSet.active == .avx2 ? 8.0 : 4.0
+let threads = Double(Parallel.threadCount)
 print("# kernels \(KernelSet.active.rawValue), \(Parallel.threadCount) threads, clock ~\(String(format: "%.2f", clock)) GHz")
-print("# fp32 FMA peak if 2 FMA pipes of \(Int(lanes)) lanes: \(String(format: "%.0f", Double(Parallel.threadCount) * 2 * 2 * lanes * clock)) GFLOP/s"
-      + " (1 pipe-equivalent, e.g. Zen 4 double-pumped AVX-512: \(String(format: "%.0f", Double(Parallel.threadCount) * 2 * lanes * clock)))")
+// Peak = threads x FMA lanes per cycle x 2 flops x clock. Zen 4 and AVX2-only parts retire 16 fp32
+// FMA lanes per cycle (two 256-bit pipes; AVX-512 is double-pumped), Xeons with two 512-bit FMA units 32.
+print("# theoretical fp32 peak: \(String(format: "%.0f", threads * 16 * 2 * clock)) GFLOP/s at 16 FMA lanes/cycle/core (Zen 4, AVX2),"
+      + " \(String(format: "%.0f", threads * 32 * 2 * clock)) at 32 (two 512-bit FMA units)")
 for testCase in cases where selected.isEmpty || selected.contains(where: { testCase.name.contains($0) }) {
     let run = testCase.prepare()
     let best = cpuTime ? measure(run, seconds: seconds, clock: CLOCK_PROCESS_CPUTIME_ID, divisor: Double(Parallel.threadCount))
