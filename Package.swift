@@ -51,8 +51,13 @@ let package = Package(
         .target(name: "VideoJobs", dependencies: ["Media"]),
         .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"]),
         .target(name: "StreamDiffVSR", dependencies: ["Models", "Checkpoints", "Hub", "Media", "TensorEngine"]),
+        .target(name: "WebApp", dependencies: [
+            "VideoJobs", "Media",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        ]),
         .executableTarget(name: "stream-diffvsr", dependencies: [
-            "StreamDiffVSR", "Media", "VideoJobs", "Hub",
+            "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models"],
@@ -69,6 +74,11 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoJobsTests", dependencies: ["VideoJobs", "Media"]),
+        .testTarget(name: "WebAppTests", dependencies: [
+            "WebApp", "VideoJobs", "Media",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        ]),
         .testTarget(name: "StreamDiffVSRTests", dependencies: ["StreamDiffVSR", "Media", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ],
