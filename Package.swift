@@ -12,12 +12,15 @@ import PackageDescription
 /// times with different target CPUs; TensorEngine picks one at run time from CPUID. Without a target
 /// CPU the SIMD16 code is scalarised, so the flags are what makes the engine fast.
 #if arch(x86_64)
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
-let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
 #else
-let avx512Flags: [SwiftSetting] = []
-let avx2Flags: [SwiftSetting] = []
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 #endif
+/// The kernels are optimised in debug builds too: unoptimised SIMD code is ~100x slower, which would
+/// make the debug test suite crawl through every convolution.
+let portableFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "StreamDiffVSR",

@@ -1,4 +1,12 @@
-// Placeholder until the pipeline lands: the CLI's one dependency on the model stack.
+import Checkpoints
+import Foundation
+import Hub
+import Media
+import StreamDiffVSR
+import TensorEngine
+import VideoJobs
+
+/// Everything the CLI and the server need to build the model stack, from parsed options.
 struct PipelineSettings {
     var modelReference: String
     var flowWeights: String
@@ -8,21 +16,71 @@ struct PipelineSettings {
     var initialLatentsPath: String?
     var threads: Int?
     var flowIterations: Int = 12
+    /// Per-component folders replacing the model's own (the original's `--unet_pretrained_weight` etc.).
+    var componentOverrides: [ModelRepository.Component: String] = [:]
 }
 
-import VideoJobs
+enum PipelineSetupError: Error, CustomStringConvertible {
+    case flowWeightsNotFound(String)
 
-/// Until the pipeline is wired: fails with one clear line instead of upscaling.
-struct PipelineUpscalerFactory: UpscalerFactory {
-    struct NotAvailable: Error, CustomStringConvertible {
-        var description: String { "the diffusion pipeline is not wired into the CLI yet (Sources/stream-diffvsr/PipelineFactory.swift)" }
+    var description: String {
+        switch self {
+        case .flowWeightsNotFound(let path):
+            return "\(path): flow weights not found (expected a RAFT-large .pth file or an http(s) URL)"
+        }
     }
+}
+
+/// Loads the pipeline once (resolving a repo id through the Hugging Face cache and the RAFT URL
+/// through the torch hub cache) and opens one stream per sequence.
+struct PipelineUpscalerFactory: UpscalerFactory {
+    let pipeline: Pipeline
+    let options: SessionOptions
 
     init(settings: PipelineSettings) throws {
-        throw NotAvailable()
+        if let threads = settings.threads { Parallel.threadCount = threads }
+        let hub = HubClient()
+        let modelRoot = try blocking { try await hub.resolveModel(settings.modelReference) }
+        let flowWeights = try Self.resolveFlowWeights(settings.flowWeights, hub: hub)
+        let repository = ModelRepository(root: modelRoot, overrides: settings.componentOverrides.mapValues {
+            URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
+        })
+        pipeline = try Pipeline(model: repository, flowWeights: flowWeights)
+        var options = SessionOptions()
+        options.numInferenceSteps = settings.numInferenceSteps
+        options.prompt = settings.prompt
+        options.seed = settings.seed
+        options.flowIterations = settings.flowIterations
+        if let path = settings.initialLatentsPath {
+            options.initialLatents = try SafeTensorsFile(path: path).tensor("latents")
+        }
+        self.options = options
     }
 
     func makeUpscaler(sequence: String) throws -> FrameUpscaling {
-        throw NotAvailable()
+        try pipeline.makeSession(options)
     }
+
+    private static func resolveFlowWeights(_ reference: String, hub: HubClient) throws -> URL {
+        if reference.hasPrefix("http://") || reference.hasPrefix("https://"), let url = URL(string: reference) {
+            return try blocking { try await hub.cachedDownload(url: url, into: hub.configuration.torchCheckpointsDirectory) }
+        }
+        let path = (reference as NSString).expandingTildeInPath
+        guard FileManager.default.fileExists(atPath: path) else { throw PipelineSetupError.flowWeightsNotFound(reference) }
+        return URL(fileURLWithPath: path)
+    }
+}
+
+extension StreamSession: @retroactive FrameUpscaling {}
+
+/// Runs an async hub call from the synchronous command (the CLI has nothing else to do meanwhile).
+private func blocking<Value>(_ operation: @escaping @Sendable () async throws -> Value) throws -> Value {
+    let semaphore = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<Value, Error>!
+    Task {
+        do { result = .success(try await operation()) } catch { result = .failure(error) }
+        semaphore.signal()
+    }
+    semaphore.wait()
+    return try result.get()
 }

@@ -73,11 +73,6 @@ struct UpscaleCommand: ParsableCommand {
         if imageHeight != nil || imageWidth != nil {
             note("--image_height/--image_width are ignored: they sized the original's TensorRT engine; output size is 4x the input")
         }
-        let overrides = [("--unet_pretrained_weight", unetWeights), ("--controlnet_pretrained_weight", controlNetWeights),
-                         ("--temporal_vae_pretrained_weight", temporalVAEWeights)].filter { $0.1 != nil }.map(\.0)
-        if !overrides.isEmpty {
-            throw exitWithError(CLIError.unsupportedOverride(options: overrides))
-        }
         do {
             let job = try VideoJob.plan(inPath: inPath, outPath: outPath)
             let progress = ProgressRenderer()
@@ -99,22 +94,13 @@ struct UpscaleCommand: ParsableCommand {
         settings.seed = seed
         settings.initialLatentsPath = initialLatents
         settings.threads = threads
+        settings.componentOverrides[.unet] = unetWeights
+        settings.componentOverrides[.controlNet] = controlNetWeights
+        settings.componentOverrides[.autoencoder] = temporalVAEWeights
         return settings
     }
 
     private func note(_ text: String) {
         FileHandle.standardError.write(Data("note: \(text)\n".utf8))
-    }
-}
-
-enum CLIError: Error, CustomStringConvertible {
-    case unsupportedOverride(options: [String])
-
-    var description: String {
-        switch self {
-        case .unsupportedOverride(let options):
-            return "\(options.joined(separator: ", ")): per-component weight folders are not supported yet; "
-                + "put the components in one diffusers-layout folder and pass it as --model-id"
-        }
     }
 }

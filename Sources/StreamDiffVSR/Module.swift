@@ -1,1 +1,0 @@
-// StreamDiffVSR module (see README).

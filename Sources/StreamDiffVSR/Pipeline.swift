@@ -1,0 +1,98 @@
+// StreamDiffVSR: the library a Swift user imports. `Pipeline` loads the components of a
+// Stream-DiffVSR model once; `StreamSession` carries one stream's causal state (the previous float
+// output and the previous bicubic frame) and turns one LR frame into one 4x frame per call.
+
+import Checkpoints
+import Foundation
+import Media
+import Models
+import TensorEngine
+
+public enum PipelineError: Error, CustomStringConvertible {
+    case missingComponent(directory: String, component: String, expected: String)
+    case invalidFrame(String)
+    case initialLatents(path: String, reason: String)
+    case frameTooSmall(width: Int, height: Int, minimum: Int)
+
+    public var description: String {
+        switch self {
+        case let .missingComponent(directory, component, expected):
+            return "\(directory): model component '\(component)' not found (expected \(expected))"
+        case let .invalidFrame(reason):
+            return "invalid frame: \(reason)"
+        case let .initialLatents(path, reason):
+            return "\(path): \(reason)"
+        case let .frameTooSmall(width, height, minimum):
+            return "frame \(width)x\(height) is too small: each side must be at least \(minimum) pixels"
+        }
+    }
+}
+
+/// The loaded networks of one model, shared read-only by any number of sessions.
+public final class Pipeline: @unchecked Sendable {
+    public let unet: UNet2DCondition
+    public let controlNet: ControlNet
+    public let autoencoder: TemporalAutoencoderTiny
+    public let textEncoder: CLIPTextEncoder
+    public let tokenizer: CLIPTokenizer
+    public let flowNetwork: RAFT
+    public let schedulerConfig: DDIMSchedulerConfig
+    public let unetConfig: UNet2DConditionConfig
+
+    private let embeddingCache = PromptEmbeddingCache()
+
+    /// Loads every component from a diffusers-layout model folder and the RAFT weights file, strictly
+    /// (any missing, unexpected or mis-shaped key is an error naming it).
+    public init(model: ModelRepository, flowWeights: URL) throws {
+        let unetConfig = try UNet2DConditionConfig.load(from: model.config(of: .unet))
+        self.unetConfig = unetConfig
+        unet = try Self.load(model.weights(of: .unet)) { UNet2DCondition(config: unetConfig, weights: $0) }
+        let controlNetConfig = try ControlNetConfig.load(from: model.config(of: .controlNet))
+        controlNet = try Self.load(model.weights(of: .controlNet)) { ControlNet(config: controlNetConfig, weights: $0) }
+        let autoencoderConfig = try TemporalAutoencoderTinyConfig.load(from: model.config(of: .autoencoder))
+        autoencoder = try Self.load(model.weights(of: .autoencoder)) {
+            TemporalAutoencoderTiny(config: autoencoderConfig, weights: $0)
+        }
+        let textConfig = try CLIPTextConfig.load(from: model.config(of: .textEncoder))
+        textEncoder = try Self.load(model.weights(of: .textEncoder)) { CLIPTextEncoder(config: textConfig, weights: $0) }
+        tokenizer = try CLIPTokenizer(directory: model.directory(of: .tokenizer))
+        schedulerConfig = try DDIMSchedulerConfig.load(from: model.config(of: .scheduler))
+        flowNetwork = try Self.load(flowWeights, ignoring: RAFT.isUnusedKey) { RAFT(weights: $0) }
+    }
+
+    private static func load<Model>(_ file: URL, ignoring: (String) -> Bool = { _ in false },
+                                    _ build: (WeightLoader) -> Model) throws -> Model {
+        let loader = WeightLoader(try StateDict(contentsOf: file.path))
+        let model = build(loader)
+        try loader.finish(ignoring: ignoring)
+        return model
+    }
+
+    /// The latent channels the UNet denoises (its input also carries the 3 LR channels).
+    public var latentChannels: Int { unetConfig.outChannels }
+
+    /// The text embedding of `prompt` ([1, 77, D]), computed once per pipeline and prompt.
+    public func promptEmbedding(_ prompt: String) -> Tensor {
+        embeddingCache.embedding(for: prompt) { textEncoder(tokenizer.encode($0)) }
+    }
+
+    /// A new stream. Sessions are independent: interleaving them gives the same frames as running each alone.
+    public func makeSession(_ options: SessionOptions = SessionOptions()) throws -> StreamSession {
+        try StreamSession(pipeline: self, options: options)
+    }
+}
+
+/// Prompt embeddings are constant per stream and cheap to keep; sessions on several threads share them.
+final class PromptEmbeddingCache: @unchecked Sendable {
+    private var embeddings: [String: Tensor] = [:]
+    private let lock = NSLock()
+
+    func embedding(for prompt: String, compute: (String) -> Tensor) -> Tensor {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = embeddings[prompt] { return cached }
+        let value = compute(prompt)
+        embeddings[prompt] = value
+        return value
+    }
+}
