@@ -40,7 +40,7 @@ let package = Package(
     targets: [
         .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags),
         .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags),
-        .target(name: "KernelsPortable", path: "Sources/KernelsPortable"),
+        .target(name: "KernelsPortable", path: "Sources/KernelsPortable", swiftSettings: portableFlags),
         .target(name: "TensorEngine", dependencies: ["KernelsAVX512", "KernelsAVX2", "KernelsPortable"]),
         .target(name: "Checkpoints", dependencies: ["TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
