@@ -112,11 +112,12 @@ final class JobQueue: @unchecked Sendable {
             case .warning(let text):
                 job.update { $0.warnings.append(text.replacingOccurrences(of: job.upload.sourcePath, with: job.upload.displayName)) }
             case .frameFinished(let progress):
+                // The upload's packet count is exact; the runner's count may be estimated from the duration.
                 job.update {
                     $0.framesDone = progress.framesDone
-                    $0.frameCount = max(progress.frameCount ?? frameCount, progress.framesDone)
+                    $0.frameCount = max(frameCount, progress.framesDone)
                     $0.secondsPerFrame = progress.secondsPerFrame
-                    $0.etaSeconds = progress.etaSeconds ?? Double(max($0.frameCount - progress.framesDone, 0)) * progress.secondsPerFrame
+                    $0.etaSeconds = Double($0.frameCount - progress.framesDone) * progress.secondsPerFrame
                 }
             case .sequenceStarted, .sequenceFinished:
                 break
@@ -127,6 +128,7 @@ final class JobQueue: @unchecked Sendable {
             try runner.run(factory: factory)
             job.update {
                 $0.state = .finished
+                $0.frameCount = $0.framesDone
                 $0.etaSeconds = 0
                 $0.outputWidth = factory.outputSize?.width
                 $0.outputHeight = factory.outputSize?.height

@@ -24,7 +24,10 @@ enum WebPage {
   .row { display: flex; gap: 14px; align-items: center; flex-wrap: wrap; }
   .hidden { display: none !important; }
   video, .frames img { max-width: 100%; background: #000; border-radius: 6px; }
-  #preview video { max-height: 340px; }
+  /* Small clips are shown enlarged; both frames of the live pair get the same width so they compare. */
+  #preview video { width: 100%; max-width: 480px; }
+  #resultVideo { width: 100%; max-width: 960px; }
+  .frames img { width: 100%; }
   button, .button { font: inherit; padding: 8px 18px; border-radius: 6px; border: 0; background: var(--accent); color: #fff; cursor: pointer; text-decoration: none; display: inline-block; }
   button.secondary { background: #e5e7eb; color: var(--text); }
   button:disabled { opacity: .5; cursor: default; }
@@ -35,7 +38,7 @@ enum WebPage {
   .frames { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; margin-top: 12px; }
   .frames figure { margin: 0; }
   .frames figcaption { font-size: 13px; color: var(--muted); }
-  .frames img.lr { image-rendering: pixelated; width: 100%; }
+  .frames img.lr { image-rendering: pixelated; }
   .error { color: var(--error); background: #fef2f2; border: 1px solid #fecaca; padding: 10px 14px; border-radius: 6px; }
   .warning { color: #92400e; font-size: 13px; }
 </style>

@@ -87,6 +87,18 @@ final class UpscaleJobTests: WebAppTestCase {
             let details = try ToolProcess.run(tools.ffprobe, ["-v", "error", "-select_streams", "v:0", "-show_entries",
                                                               "stream=codec_name,pix_fmt", "-of", "csv=p=0", saved.path])
             XCTAssertEqual(String(decoding: details.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "h264,yuv420p")
+
+            // The job decodes the source itself: every frame once, none duplicated to fill a timestamp gap.
+            struct Upload: Decodable { let id: String }
+            let job = try await startJob(client, upload: try json(Upload.self, response).id)
+            let jobEvents = try await events(client, job: job.id)
+            let final = try XCTUnwrap(jobEvents.last)
+            XCTAssertEqual(final.state, .finished, final.message ?? "")
+            XCTAssertEqual(final.framesDone, 10, "the decoder returned a different number of frames than the AVI holds")
+            let result = scratch.appendingPathComponent("result.mp4")
+            let download = try await client.execute(uri: try XCTUnwrap(final.resultURL), method: .get)
+            try Data(buffer: download.body).write(to: result)
+            XCTAssertEqual(try probeStreams(result.path).first { $0.codec_type == "video" }?.nb_read_frames, "10")
         }
     }
 
