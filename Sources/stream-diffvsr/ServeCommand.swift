@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Media
+import StreamDiffVSR
 import VideoJobs
 import WebApp
 
@@ -83,25 +84,29 @@ struct ServeCommand: ParsableCommand {
     }
 }
 
-/// The loaded pipeline behind the server. The model loads once, at start-up, with the default step
-/// count; a job asking for another count gets a pipeline for it, which replaces the previous one.
+/// The loaded pipeline behind the server: weights load once, at start-up; every job or stream opens
+/// its own session on it with the step count it asked for.
 final class PipelineProvider: UpscalerProvider {
     let modelName: String
-    private let settings: PipelineSettings
-    private var current: (steps: Int, factory: PipelineUpscalerFactory)
+    private let loaded: PipelineUpscalerFactory
 
     init(settings: PipelineSettings) throws {
-        self.settings = settings
         modelName = settings.modelReference
-        current = (settings.numInferenceSteps, try PipelineUpscalerFactory(settings: settings))
+        loaded = try PipelineUpscalerFactory(settings: settings)
     }
 
     func factory(inferenceSteps: Int) throws -> UpscalerFactory {
-        if current.steps != inferenceSteps {
-            var settings = self.settings
-            settings.numInferenceSteps = inferenceSteps
-            current = (inferenceSteps, try PipelineUpscalerFactory(settings: settings))
+        var options = loaded.options
+        options.numInferenceSteps = inferenceSteps
+        return SessionFactory(pipeline: loaded.pipeline, options: options)
+    }
+
+    private struct SessionFactory: UpscalerFactory {
+        let pipeline: Pipeline
+        let options: SessionOptions
+
+        func makeUpscaler(sequence: String) throws -> FrameUpscaling {
+            try pipeline.makeSession(options)
         }
-        return current.factory
     }
 }
