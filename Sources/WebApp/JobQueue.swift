@@ -13,6 +13,7 @@ final class JobQueue: @unchecked Sendable {
     private var waiting: [WebJob] = []
     private var stopping = false
     private var worker: Thread?
+    private let workerEnded = DispatchSemaphore(value: 0)
 
     init(model: SharedModel, outputFolder: String) {
         self.model = model
@@ -20,16 +21,21 @@ final class JobQueue: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [weak self] in self?.work() }
+        let thread = Thread { [self] in
+            work()
+            workerEnded.signal()
+        }
         thread.name = "stream-diffvsr job worker"
         thread.stackSize = 16 << 20
         worker = thread
         thread.start()
     }
 
-    /// Cancels everything still waiting and lets the worker end after its current job, which is cancelled too.
-    func stop() {
+    /// Cancels every job and waits (up to `timeout`) for the worker to stop at its next frame boundary,
+    /// so a running job removes its partial output and scratch files before the process exits.
+    func stop(timeout: TimeInterval = 120) {
         let (queued, running) = condition.withLock { () -> ([WebJob], [WebJob]) in
+            guard !stopping else { return ([], []) }
             stopping = true
             let queued = waiting
             waiting.removeAll()
@@ -38,6 +44,9 @@ final class JobQueue: @unchecked Sendable {
         }
         for job in queued { finishCancelled(job) }
         for job in running { _ = job.requestCancel() }
+        if worker != nil, workerEnded.wait(timeout: .now() + timeout) == .success {
+            workerEnded.signal()
+        }
     }
 
     func submit(_ upload: Upload, inferenceSteps: Int) -> WebJob {

@@ -6,6 +6,7 @@ import Logging
 import Media
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// The server behind `stream-diffvsr serve`: the page, uploads, the job queue with live progress,
 /// downloads, and the WebSocket streaming API, all around one loaded model.
@@ -121,9 +122,15 @@ public final class WebServer: Sendable {
             headers[.cacheControl] = "no-cache"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 let encoder = JSONEncoder()
-                for await status in job.watch() {
-                    let json = String(decoding: try encoder.encode(status), as: UTF8.self)
-                    try await writer.write(ByteBuffer(string: "event: status\ndata: \(json)\n\n"))
+                // A graceful shutdown waits for open requests, and this one lasts as long as its job:
+                // stopping the queue cancels the jobs, which ends every progress stream.
+                try await withGracefulShutdownHandler {
+                    for await status in job.watch() {
+                        let json = String(decoding: try encoder.encode(status), as: UTF8.self)
+                        try await writer.write(ByteBuffer(string: "event: status\ndata: \(json)\n\n"))
+                    }
+                } onGracefulShutdown: {
+                    DispatchQueue.global().async { queue.stop() }
                 }
                 try await writer.finish(nil)
             })
