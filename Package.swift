@@ -21,6 +21,9 @@ let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 /// The kernels are optimised in debug builds too: unoptimised SIMD code is ~100x slower, which would
 /// make the debug test suite crawl through every convolution.
 let portableFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+/// The engine and the networks are number crunching too: optimised in every configuration so that the
+/// debug test suite runs real models in seconds, not minutes.
+let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "StreamDiffVSR",
@@ -41,7 +44,8 @@ let package = Package(
         .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags),
         .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags),
         .target(name: "KernelsPortable", path: "Sources/KernelsPortable", swiftSettings: portableFlags),
-        .target(name: "TensorEngine", dependencies: ["KernelsAVX512", "KernelsAVX2", "KernelsPortable"]),
+        .target(name: "TensorEngine", dependencies: ["KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
+                swiftSettings: numericFlags),
         .target(name: "Checkpoints", dependencies: ["TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -52,7 +56,7 @@ let package = Package(
         .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "Media", dependencies: ["CLibPNG", "CLibJPEG"]),
         .target(name: "VideoJobs", dependencies: ["Media"]),
-        .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"]),
+        .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"], swiftSettings: numericFlags),
         .target(name: "StreamDiffVSR", dependencies: ["Models", "Checkpoints", "Hub", "Media", "TensorEngine"]),
         .target(name: "WebApp", dependencies: [
             "VideoJobs", "Media",
@@ -63,7 +67,7 @@ let package = Package(
             "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models"],
+        .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models", "StreamDiffVSR", "Checkpoints", "Media"],
                           path: "Benchmarks/stream-diffvsr-bench"),
 
         .target(name: "TestSupport", dependencies: ["TensorEngine", "Checkpoints"], path: "Tests/TestSupport"),

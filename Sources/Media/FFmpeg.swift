@@ -121,9 +121,11 @@ public final class VideoFrameReader {
     public init(path: String, tools: FFmpegTools) throws {
         self.path = path
         info = try VideoProbe.probe(path, tools: tools)
+        // passthrough: one output frame per decoded frame; the default constant-rate mode duplicates
+        // frames of MKV/AVI files whose timestamps do not fall on the nominal rate.
         process = try RunningProcess(tools.ffmpeg, [
             "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path,
-            "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+            "-map", "0:v:0", "-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
         ], pipeInput: false)
     }
 

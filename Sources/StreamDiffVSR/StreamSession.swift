@@ -34,7 +34,7 @@ public final class StreamSession {
     /// Frames processed so far.
     public private(set) var frameIndex = 0
 
-    private var scheduler: DDIMScheduler
+    private(set) var scheduler: DDIMScheduler
     private var previous: (decoded: Tensor, upscaled: Tensor)?
     private var frameSize: (width: Int, height: Int)?
 
@@ -53,13 +53,16 @@ public final class StreamSession {
     /// Frames whose sides are not multiples of the VAE scale factor are first resized down to the
     /// nearest multiples with Lanczos, as the reference does.
     public func upscale(_ frame: RGBImage) throws -> RGBImage {
+        postprocess(try decodeNextFrame(frame))
+    }
+
+    /// The decoder's float output for the next frame ([1, 3, H, W], nominally [-1, 1], unclamped).
+    public func decodeNextFrame(_ frame: RGBImage) throws -> Tensor {
         let started = Date()
-        let lowResolution = try preprocess(frame)
-        let decoded = try denoiseAndDecode(lowResolution)
-        let output = postprocess(decoded)
+        let decoded = try denoiseAndDecode(try preprocess(frame))
         options.progress?(.frameFinished(frame: frameIndex, seconds: Date().timeIntervalSince(started)))
         frameIndex += 1
-        return output
+        return decoded
     }
 
     /// The frame as the network sees it: [1, 3, h, w] in [-1, 1], sides floored to multiples of the VAE scale.
@@ -132,8 +135,9 @@ public final class StreamSession {
         return noise * scheduler.initNoiseSigma
     }
 
-    /// `round(clamp(x / 2 + 0.5, 0, 1) * 255)` with round-half-to-even, in float32 like the reference.
-    func postprocess(_ decoded: Tensor) -> RGBImage {
+    /// The 8-bit frame of a decoded tensor: `round(clamp(x / 2 + 0.5, 0, 1) * 255)` with round-half-to-even,
+    /// in float32 like the reference.
+    public func postprocess(_ decoded: Tensor) -> RGBImage {
         let (height, width) = (decoded.shape[2], decoded.shape[3])
         let plane = width * height
         var pixels = [UInt8](repeating: 0, count: plane * 3)

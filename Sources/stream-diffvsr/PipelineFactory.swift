@@ -71,7 +71,7 @@ struct PipelineUpscalerFactory: UpscalerFactory {
     }
 }
 
-extension StreamSession: @retroactive FrameUpscaling {}
+extension StreamSession: FrameUpscaling {}
 
 /// Runs an async hub call from the synchronous command (the CLI has nothing else to do meanwhile).
 private func blocking<Value>(_ operation: @escaping @Sendable () async throws -> Value) throws -> Value {
