@@ -2,6 +2,9 @@
 // audio, and bad inputs, each checked the way a user sees them (exit status, files, one error line).
 
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Media
 import StreamDiffVSR
 import TestSupport
@@ -137,5 +140,80 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(broken.status, 0)
         XCTAssertTrue(broken.errors.contains("broken.safetensors"), broken.errors)
         XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("out2/clips/seq/a.png").path))
+    }
+
+    /// `serve` with the tiny model over real HTTP: upload a video with audio, run a job, follow it to the
+    /// end, download the result and check it is the 4x video with the source rate and audio.
+    func testServeUpscalesAnUploadedVideoWithTheTinyModel() throws {
+        guard let tools = try? FFmpegTools.locate() else { throw XCTSkip("ffmpeg/ffprobe not installed") }
+        let clip = work.appendingPathComponent("clip.mkv").path
+        let maker = Process()
+        maker.executableURL = URL(fileURLWithPath: tools.ffmpeg)
+        maker.arguments = ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=4:duration=0.5",
+                           "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-shortest", clip]
+        try maker.run()
+        maker.waitUntilExit()
+
+        let port = Int.random(in: 20_000..<40_000)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: try executable)
+        server.arguments = ["serve", "--host", "127.0.0.1", "--port", "\(port)",
+                            "--model-id", fixtures.appendingPathComponent("tiny_model").path, "--flow-weights", try flowWeights()]
+        var environment = ProcessInfo.processInfo.environment
+        environment["STREAM_DIFFVSR_TMP_DIR"] = work.appendingPathComponent("tmp").path
+        environment["STREAM_DIFFVSR_OUTPUT_DIR"] = work.appendingPathComponent("outputs").path
+        server.environment = environment
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        let base = "http://127.0.0.1:\(port)"
+
+        var ready = false
+        for _ in 0..<120 where !ready {
+            ready = (try? request("GET", base + "/api/info"))?.status == 200
+            if !ready { Thread.sleep(forTimeInterval: 0.5) }
+        }
+        XCTAssertTrue(ready, "server did not start")
+        let upload = try request("POST", base + "/api/uploads?name=clip.mkv", body: Data(contentsOf: URL(fileURLWithPath: clip)))
+        XCTAssertEqual(upload.status, 201)
+        let uploadID = try XCTUnwrap(upload.json["id"] as? String)
+        let job = try request("POST", base + "/api/jobs", body: try JSONSerialization.data(withJSONObject: ["upload": uploadID, "inferenceSteps": 1]))
+        XCTAssertEqual(job.status, 202)
+        let jobID = try XCTUnwrap(job.json["id"] as? String)
+        var state = ""
+        for _ in 0..<240 where !["finished", "failed", "cancelled"].contains(state) {
+            Thread.sleep(forTimeInterval: 0.5)
+            state = try request("GET", base + "/api/jobs/\(jobID)").json["state"] as? String ?? ""
+        }
+        XCTAssertEqual(state, "finished")
+        let result = try request("GET", base + "/api/jobs/\(jobID)/result?download=1")
+        XCTAssertEqual(result.status, 200)
+        let downloaded = work.appendingPathComponent("downloaded.mp4")
+        try result.body.write(to: downloaded)
+        let info = try VideoProbe.probe(downloaded.path, tools: tools)
+        XCTAssertEqual(info.width, 128)
+        XCTAssertEqual(info.height, 96)
+        XCTAssertEqual(info.frameCount, 2)
+        XCTAssertEqual(info.frameRate, FrameRate(numerator: 4, denominator: 1))
+        XCTAssertTrue(info.hasAudio)
+    }
+
+    private func request(_ method: String, _ url: String, body: Data? = nil) throws -> (status: Int, body: Data, json: [String: Any]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 60
+        let semaphore = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: (Data?, URLResponse?, Error?)
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            outcome = (data, response, error)
+            semaphore.signal()
+        }.resume()
+        semaphore.wait()
+        if let error = outcome.2 { throw error }
+        let data = outcome.0 ?? Data()
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        return ((outcome.1 as? HTTPURLResponse)?.statusCode ?? 0, data, json)
     }
 }
