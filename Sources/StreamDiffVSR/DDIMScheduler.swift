@@ -3,6 +3,7 @@
 // float32 here too, computed in the same order, so steps agree to float rounding.
 
 import Foundation
+import Models
 import TensorEngine
 
 public struct DDIMScheduler {
@@ -17,7 +18,7 @@ public struct DDIMScheduler {
     public private(set) var inferenceStepCount: Int?
 
     public init(config: DDIMSchedulerConfig) throws {
-        if let problem = config.unsupportedFeature { throw DDIMSchedulerConfigError(file: "DDIMSchedulerConfig", problem: problem) }
+        if let problem = config.unsupportedFeature { throw ConfigFileError(file: "DDIMSchedulerConfig", problem: problem) }
         self.config = config
         var betas = Self.betas(config)
         if config.rescaleBetasZeroSNR { betas = Self.rescaledToZeroTerminalSNR(betas) }
@@ -30,7 +31,7 @@ public struct DDIMScheduler {
     public mutating func setTimesteps(_ count: Int) throws {
         let trainSteps = config.numTrainTimesteps
         guard count >= 1 && count <= trainSteps else {
-            throw DDIMSchedulerConfigError(file: "DDIMScheduler",
+            throw ConfigFileError(file: "DDIMScheduler",
                                            problem: "num_inference_steps must be in 1...\(trainSteps), found \(count)")
         }
         inferenceStepCount = count

@@ -1,15 +1,7 @@
 // The diffusers `DDIMScheduler` scheduler_config.json (0.27.x).
 
 import Foundation
-
-/// Why a DDIM scheduler config cannot be used: names the file (or "DDIMSchedulerConfig" for a config
-/// built in code) and what was expected.
-public struct DDIMSchedulerConfigError: Error, CustomStringConvertible {
-    public let file: String
-    public let problem: String
-
-    public var description: String { "\(file): \(problem)" }
-}
+import Models
 
 /// Mirrors `DDIMScheduler`'s config; keys missing from the file take diffusers' defaults.
 public struct DDIMSchedulerConfig: Codable, Equatable {
@@ -61,23 +53,8 @@ public struct DDIMSchedulerConfig: Codable, Equatable {
 
     /// Decodes `scheduler_config.json`; every error names the file and the key.
     public static func load(from url: URL) throws -> Self {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw DDIMSchedulerConfigError(file: url.path, problem: "cannot read the config (\(error.localizedDescription))")
-        }
-        let config: DDIMSchedulerConfig
-        do {
-            config = try JSONDecoder().decode(Self.self, from: data)
-        } catch let DecodingError.dataCorrupted(context), let DecodingError.typeMismatch(_, context),
-                let DecodingError.valueNotFound(_, context) {
-            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw DDIMSchedulerConfigError(file: url.path, problem: "bad value for \"\(key)\": \(context.debugDescription)")
-        } catch {
-            throw DDIMSchedulerConfigError(file: url.path, problem: "not a valid config (\(error))")
-        }
-        if let problem = config.unsupportedFeature { throw DDIMSchedulerConfigError(file: url.path, problem: problem) }
+        let config = try decodeConfigFile(Self.self, from: url)
+        if let problem = config.unsupportedFeature { throw ConfigFileError(file: url.path, problem: problem) }
         return config
     }
 

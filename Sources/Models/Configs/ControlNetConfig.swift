@@ -90,9 +90,9 @@ public struct ControlNetConfig: Codable, Equatable {
 
     /// Decodes and checks `config.json`; every error names the file.
     public static func load(from url: URL) throws -> Self {
-        let config = try loadDiffusersConfig(Self.self, from: url)
+        let config = try decodeConfigFile(Self.self, from: url)
         if let problem = config.unsupportedFeature {
-            throw UNetConfigError(file: url.path, problem: problem)
+            throw ConfigFileError(file: url.path, problem: problem)
         }
         return config
     }

@@ -3,34 +3,6 @@
 
 import Foundation
 
-/// Why a model config file cannot be used: the file and what was expected against what was found.
-public struct ConfigFileError: Error, CustomStringConvertible {
-    public let file: String
-    public let problem: String
-
-    public var description: String { "\(file): \(problem)" }
-}
-
-/// Reads a config.json, turning a decoding failure into one line naming the file and the key.
-func decodeConfigFile<Config: Decodable>(_ type: Config.Type, from url: URL) throws -> Config {
-    let data: Data
-    do {
-        data = try Data(contentsOf: url)
-    } catch {
-        throw ConfigFileError(file: url.path, problem: "cannot read the config (\(error.localizedDescription))")
-    }
-    do {
-        return try JSONDecoder().decode(Config.self, from: data)
-    } catch let DecodingError.keyNotFound(key, _) {
-        throw ConfigFileError(file: url.path, problem: "missing key \"\(key.stringValue)\"")
-    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-        throw ConfigFileError(file: url.path, problem: "bad value for \"\(path)\": \(context.debugDescription)")
-    } catch {
-        throw ConfigFileError(file: url.path, problem: "not a valid JSON config (\(error))")
-    }
-}
-
 /// Mirrors the original's `TemporalAutoencoderTiny.__init__` arguments; missing keys take its defaults.
 public struct TemporalAutoencoderTinyConfig: Codable, Equatable, Sendable {
     public var inChannels: Int = 3

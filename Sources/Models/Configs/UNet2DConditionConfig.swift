@@ -3,14 +3,6 @@
 
 import Foundation
 
-/// Why a UNet / ControlNet config cannot be used: names the file and what was expected.
-public struct UNetConfigError: Error, CustomStringConvertible {
-    public let file: String
-    public let problem: String
-
-    public var description: String { "\(file): \(problem)" }
-}
-
 /// A setting given once for every block (`8`) or per block (`[5, 10, 20, 20]`).
 public enum PerBlock<Value: Codable & Equatable>: Codable, Equatable {
     case shared(Value)
@@ -71,26 +63,6 @@ public enum TransformerDepth: Codable, Equatable {
         case .uniform(let depth): return Array(repeating: depth, count: layers)
         case .perLayer(let depths): return depths
         }
-    }
-}
-
-/// Reads a diffusers config.json, turning a decoding failure into one line naming the file and key.
-func loadDiffusersConfig<Config: Decodable>(_ type: Config.Type, from url: URL) throws -> Config {
-    let data: Data
-    do {
-        data = try Data(contentsOf: url)
-    } catch {
-        throw UNetConfigError(file: url.path, problem: "cannot read the config (\(error.localizedDescription))")
-    }
-    do {
-        return try JSONDecoder().decode(Config.self, from: data)
-    } catch let DecodingError.keyNotFound(key, _) {
-        throw UNetConfigError(file: url.path, problem: "missing key \"\(key.stringValue)\"")
-    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-        let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-        throw UNetConfigError(file: url.path, problem: "bad value for \"\(path)\": \(context.debugDescription)")
-    } catch {
-        throw UNetConfigError(file: url.path, problem: "not a valid config (\(error))")
     }
 }
 
@@ -206,9 +178,9 @@ public struct UNet2DConditionConfig: Codable, Equatable {
 
     /// Decodes and checks `config.json`; every error names the file.
     public static func load(from url: URL) throws -> Self {
-        let config = try loadDiffusersConfig(Self.self, from: url)
+        let config = try decodeConfigFile(Self.self, from: url)
         if let problem = config.unsupportedFeature {
-            throw UNetConfigError(file: url.path, problem: problem)
+            throw ConfigFileError(file: url.path, problem: problem)
         }
         return config
     }
