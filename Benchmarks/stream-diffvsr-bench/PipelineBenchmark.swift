@@ -1,0 +1,55 @@
+// Whole-pipeline benchmark: a synthetic LR stream through one StreamSession, seconds per frame and
+// resident memory along the way (a session keeps only the previous frame, so RSS must stay flat).
+
+import Foundation
+import Media
+import StreamDiffVSR
+import TensorEngine
+
+/// Frame `index` of a synthetic stream: a smooth pattern drifting by one pixel per frame, so RAFT
+/// sees real motion and every frame differs.
+func syntheticFrame(_ index: Int, width: Int, height: Int) -> RGBImage {
+    var pixels = [UInt8](repeating: 0, count: width * height * 3)
+    for y in 0..<height {
+        for x in 0..<width {
+            let u = Double(x + index) / Double(width), v = Double(y) / Double(height)
+            let base = (y * width + x) * 3
+            pixels[base] = UInt8(127.5 + 127 * sin(6.28 * u * 2))
+            pixels[base + 1] = UInt8(127.5 + 127 * cos(6.28 * (u + v)))
+            pixels[base + 2] = UInt8(255 * v)
+        }
+    }
+    return RGBImage(width: width, height: height, pixels: pixels)
+}
+
+func runPipelineBenchmark(options: BenchmarkOptions) throws {
+    let loadStart = now(CLOCK_MONOTONIC)
+    let pipeline = try Pipeline(model: ModelRepository(root: URL(fileURLWithPath: options.model)),
+                                flowWeights: URL(fileURLWithPath: options.flow))
+    let session = try pipeline.makeSession()
+    let (width, height) = options.size
+    print("# pipeline \(options.model): loaded in \(String(format: "%.1f", now(CLOCK_MONOTONIC) - loadStart)) s; "
+          + "\(options.frames) frames \(width)x\(height) -> \(width * 4)x\(height * 4), "
+          + "\(session.options.numInferenceSteps) steps; \(Parallel.threadCount) threads, "
+          + "\(options.cpuTime ? "CPU time / threads" : "wall clock")")
+    let stopwatch = Stopwatch(cpuTime: options.cpuTime)
+    var firstFrame = 0.0, guidedFrames: [Double] = []
+    var failure: Error?
+    for index in 0..<options.frames {
+        let frame = syntheticFrame(index, width: width, height: height)
+        let seconds = stopwatch.time {
+            do { _ = try session.upscale(frame) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        if index == 0 { firstFrame = seconds } else { guidedFrames.append(seconds) }
+        let done = index + 1
+        if done == 1 || done % 50 == 0 || done == options.frames {
+            print("# after \(done) frames: RSS \(String(format: "%.1f", currentResidentMiB() ?? 0)) MiB, "
+                  + "peak \(String(format: "%.1f", peakResidentMiB())) MiB")
+        }
+    }
+    let guidedMean = guidedFrames.isEmpty ? 0 : guidedFrames.reduce(0, +) / Double(guidedFrames.count)
+    print("# first frame (no temporal guidance) \(String(format: "%.3f", firstFrame)) s; "
+          + "guided frames min \(String(format: "%.3f", guidedFrames.min() ?? 0)) s, max \(String(format: "%.3f", guidedFrames.max() ?? 0)) s")
+    print("pipeline \(height)x\(width)\t\(String(format: "%.3f", guidedMean))\t\(String(format: "%.0f", peakResidentMiB()))")
+}
