@@ -34,11 +34,9 @@ func parseSize(_ text: String, widthFirst: Bool = false) -> (height: Int, width:
 
 let subcommands: Set = ["engine", "unet", "controlnet", "decoder", "features", "raft", "pipeline"]
 var options = BenchmarkOptions()
-var command = "engine"
+var command: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
-var isFirst = true
 while let argument = arguments.next() {
-    defer { isFirst = false }
     switch argument {
     case "--seconds": options.seconds = Double(arguments.next() ?? "") ?? options.seconds
     case "--threads": Parallel.threadCount = Int(arguments.next() ?? "") ?? Parallel.threadCount
@@ -51,16 +49,16 @@ while let argument = arguments.next() {
     case "--frames": options.frames = Int(arguments.next() ?? "") ?? options.frames
     case "--size":
         if let size = parseSize(arguments.next() ?? "", widthFirst: true) { options.size = (size.width, size.height) }
-    case _ where isFirst && subcommands.contains(argument): command = argument
+    case _ where command == nil && options.filters.isEmpty && subcommands.contains(argument): command = argument
     default: options.filters.append(argument)
     }
 }
 
 do {
-    switch command {
+    switch command ?? "engine" {
     case "engine": runEngineBenchmark(options: options)
     case "pipeline": try runPipelineBenchmark(options: options)
-    default: try runModelBenchmark(command, options: options)
+    case let model: try runModelBenchmark(model, options: options)
     }
 } catch {
     FileHandle.standardError.write("stream-diffvsr-bench: \(error)\n".data(using: .utf8)!)
