@@ -38,17 +38,16 @@ public struct SafeTensorsFile: Sendable {
     static let maximumHeaderLength = 100_000_000
 
     public init(path: String) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        } catch {
-            throw CheckpointError.unreadable(path: path, reason: (error as NSError).localizedDescription)
-        }
-        try self.init(data: data, path: path)
+        let file = try MappedFile(path: path)
+        try self.init(data: file.bytes, path: path, mapping: file)
     }
 
     /// Parses safetensors bytes already in memory; `path` only names the source in errors.
     public init(data: Data, path: String) throws {
+        try self.init(data: data, path: path, mapping: nil)
+    }
+
+    private init(data: Data, path: String, mapping: MappedFile?) throws {
         self.path = path
         guard data.count >= 8 else { throw CheckpointError.malformed(path: path, reason: "file shorter than its 8-byte header length") }
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
@@ -100,8 +99,10 @@ public struct SafeTensorsFile: Sendable {
                 throw CheckpointError.malformed(path: path, reason: "entry '\(key)': data_offsets \(offsets) do not hold shape \(shape) of \(dtypeName) inside a \(dataSize)-byte data section")
             }
             ranges.append((offsets[0], offsets[1], key))
+            let byteOffset = dataStart - data.startIndex + offsets[0]
             entries[key] = TensorEntry(shape: shape, dtype: dtype,
-                                       storage: .mapped(data, byteOffset: dataStart - data.startIndex + offsets[0]))
+                                       storage: mapping.map { .file($0, byteOffset: byteOffset, byteCount: byteCount) }
+                                           ?? .mapped(data, byteOffset: byteOffset))
         }
         ranges.sort { ($0.start, $0.end) < ($1.start, $1.end) }
         for (previous, next) in zip(ranges, ranges.dropFirst()) where next.start < previous.end {

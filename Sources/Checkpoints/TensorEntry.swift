@@ -45,9 +45,10 @@ public enum CheckpointDType: String, Sendable, CaseIterable {
     }
 }
 
-/// Where a tensor's storage bytes live: inside a memory-mapped file, or inside a zip archive entry
-/// that is extracted when the tensor is loaded (PyTorch checkpoints).
+/// Where a tensor's storage bytes live: inside a mapped checkpoint file, inside bytes already in
+/// memory, or inside a zip archive entry that is extracted when the tensor is loaded (PyTorch checkpoints).
 enum StorageBytes: Sendable {
+    case file(MappedFile, byteOffset: Int, byteCount: Int)
     case mapped(Data, byteOffset: Int)
     case archived(ArchivedStorage)
 }
@@ -102,6 +103,10 @@ public struct TensorEntry: Sendable {
     /// Converts the stored bytes to a contiguous float32 tensor, reporting an archive read failure.
     public func load() throws -> Tensor {
         switch storage {
+        case let .file(file, byteOffset, byteCount):
+            let tensor = convert(from: UnsafeRawPointer(file.base) + byteOffset)
+            file.releasePages(byteOffset..<(byteOffset + byteCount))
+            return tensor
         case let .mapped(data, byteOffset):
             return data.withUnsafeBytes { raw in convert(from: raw.baseAddress! + byteOffset) }
         case let .archived(archived):
