@@ -19,10 +19,12 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/stream-diffvsr-browser-test.XXXXXX")"
 server_pid=""
 browser_pid=""
 cleanup() {
-    [ -n "$browser_pid" ] && kill "$browser_pid" 2>/dev/null || true
+    [ -n "$browser_pid" ] && { pkill -P "$browser_pid" 2>/dev/null; kill "$browser_pid" 2>/dev/null; } || true
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
     wait 2>/dev/null || true
-    rm -rf "$work"
+    # Chromium's helper processes may still be flushing the profile for a moment: retry, never fail the test on it.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do rm -rf "$work" 2>/dev/null && break; sleep 0.5; done
+    return 0
 }
 trap cleanup EXIT
 
