@@ -60,6 +60,20 @@ final class CommandLineTests: XCTestCase {
         return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
     }
 
+    /// A half-second 32x24 test pattern with a sine tone (MKV), made by ffmpeg.
+    private func makeClip(framesPerSecond: Int, tools: FFmpegTools) throws -> String {
+        let clip = work.appendingPathComponent("clip.mkv").path
+        let maker = Process()
+        maker.executableURL = URL(fileURLWithPath: tools.ffmpeg)
+        maker.arguments = ["-hide_banner", "-loglevel", "error", "-f", "lavfi",
+                           "-i", "testsrc=size=32x24:rate=\(framesPerSecond):duration=0.5",
+                           "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-shortest", clip]
+        try maker.run()
+        maker.waitUntilExit()
+        XCTAssertEqual(maker.terminationStatus, 0, "ffmpeg could not make the test clip")
+        return clip
+    }
+
     private func frame(_ index: Int, width: Int = 24, height: Int = 20) -> RGBImage {
         RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: $0 * 7 + index * 13) })
     }
@@ -101,14 +115,7 @@ final class CommandLineTests: XCTestCase {
 
     func testVideoFileWithAudioKeepsFrameRateAndAudio() throws {
         guard let tools = try? FFmpegTools.locate() else { throw XCTSkip("ffmpeg/ffprobe not installed") }
-        let clip = work.appendingPathComponent("clip.mkv").path
-        let maker = Process()
-        maker.executableURL = URL(fileURLWithPath: tools.ffmpeg)
-        maker.arguments = ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=6:duration=0.5",
-                           "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-shortest", clip]
-        try maker.run()
-        maker.waitUntilExit()
-        XCTAssertEqual(maker.terminationStatus, 0)
+        let clip = try makeClip(framesPerSecond: 6, tools: tools)
 
         let output = work.appendingPathComponent("clip_x4.mp4").path
         let result = try run(["upscale", "--in-path", clip, "--out-path", output] + modelArguments)
@@ -146,13 +153,7 @@ final class CommandLineTests: XCTestCase {
     /// end, download the result and check it is the 4x video with the source rate and audio.
     func testServeUpscalesAnUploadedVideoWithTheTinyModel() throws {
         guard let tools = try? FFmpegTools.locate() else { throw XCTSkip("ffmpeg/ffprobe not installed") }
-        let clip = work.appendingPathComponent("clip.mkv").path
-        let maker = Process()
-        maker.executableURL = URL(fileURLWithPath: tools.ffmpeg)
-        maker.arguments = ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=4:duration=0.5",
-                           "-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-shortest", clip]
-        try maker.run()
-        maker.waitUntilExit()
+        let clip = try makeClip(framesPerSecond: 4, tools: tools)
 
         let port = Int.random(in: 20_000..<40_000)
         let server = Process()
