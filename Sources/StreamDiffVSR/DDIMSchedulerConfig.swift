@@ -4,7 +4,7 @@ import Foundation
 import Models
 
 /// Mirrors `DDIMScheduler`'s config; keys missing from the file take diffusers' defaults.
-public struct DDIMSchedulerConfig: Codable, Equatable {
+public struct DDIMSchedulerConfig: Codable, Equatable, CheckedConfigFile {
     public enum BetaSchedule: String, Codable { case linear, scaledLinear = "scaled_linear", squaredCosCapV2 = "squaredcos_cap_v2" }
     public enum PredictionType: String, Codable { case epsilon, vPrediction = "v_prediction", sample }
     public enum TimestepSpacing: String, Codable { case leading, trailing, linspace }
@@ -49,13 +49,6 @@ public struct DDIMSchedulerConfig: Codable, Equatable {
         clipSampleRange = try c.decodeIfPresent(Float.self, forKey: .clipSampleRange) ?? defaults.clipSampleRange
         timestepSpacing = try c.decodeIfPresent(TimestepSpacing.self, forKey: .timestepSpacing) ?? defaults.timestepSpacing
         rescaleBetasZeroSNR = try c.decodeIfPresent(Bool.self, forKey: .rescaleBetasZeroSNR) ?? defaults.rescaleBetasZeroSNR
-    }
-
-    /// Decodes `scheduler_config.json`; every error names the file and the key.
-    public static func load(from url: URL) throws -> Self {
-        let config = try decodeConfigFile(Self.self, from: url)
-        if let problem = config.unsupportedFeature { throw ConfigFileError(file: url.path, problem: problem) }
-        return config
     }
 
     /// The first setting the port does not implement, if any.

@@ -35,3 +35,18 @@ public func decodeConfigFile<Config: Decodable>(_ type: Config.Type, from url: U
         throw ConfigFileError(file: url.path, problem: "not a valid JSON config (\(error))")
     }
 }
+
+/// A config whose keys may decode fine yet name a setting this port does not implement.
+public protocol CheckedConfigFile: Decodable {
+    /// The first setting this port does not implement, if any.
+    var unsupportedFeature: String? { get }
+}
+
+extension CheckedConfigFile {
+    /// Decodes and checks a config file; every error names the file.
+    public static func load(from url: URL) throws -> Self {
+        let config = try decodeConfigFile(Self.self, from: url)
+        if let problem = config.unsupportedFeature { throw ConfigFileError(file: url.path, problem: problem) }
+        return config
+    }
+}

@@ -4,7 +4,7 @@ import Foundation
 
 /// Mirrors `ControlNetModel`'s config. Unlike the UNet, diffusers honours `num_attention_heads` here
 /// (falling back to `attention_head_dim`, which is then the head COUNT).
-public struct ControlNetConfig: Codable, Equatable {
+public struct ControlNetConfig: Codable, Equatable, CheckedConfigFile {
     public var inChannels: Int
     public var conditioningChannels: Int
     public var flipSinToCos: Bool
@@ -86,15 +86,6 @@ public struct ControlNetConfig: Codable, Equatable {
         globalPoolConditions = try c.decodeIfPresent(Bool.self, forKey: .globalPoolConditions) ?? false
         additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
         encoderHidDim = try c.decodeIfPresent(Int.self, forKey: .encoderHidDim)
-    }
-
-    /// Decodes and checks `config.json`; every error names the file.
-    public static func load(from url: URL) throws -> Self {
-        let config = try decodeConfigFile(Self.self, from: url)
-        if let problem = config.unsupportedFeature {
-            throw ConfigFileError(file: url.path, problem: problem)
-        }
-        return config
     }
 
     /// The first setting this port does not implement, if any.

@@ -68,7 +68,7 @@ public enum TransformerDepth: Codable, Equatable {
 
 /// Mirrors `UNet2DConditionModel`'s config. Keys the port does not implement must hold their inert
 /// default (checked by `load`); keys missing from older configs take diffusers' defaults.
-public struct UNet2DConditionConfig: Codable, Equatable {
+public struct UNet2DConditionConfig: Codable, Equatable, CheckedConfigFile {
     public var inChannels: Int
     public var outChannels: Int
     public var centerInputSample: Bool
@@ -174,15 +174,6 @@ public struct UNet2DConditionConfig: Codable, Equatable {
         attentionType = try c.decodeIfPresent(String.self, forKey: .attentionType) ?? "default"
         classEmbeddingsConcat = try c.decodeIfPresent(Bool.self, forKey: .classEmbeddingsConcat) ?? false
         crossAttentionNorm = try c.decodeIfPresent(String.self, forKey: .crossAttentionNorm)
-    }
-
-    /// Decodes and checks `config.json`; every error names the file.
-    public static func load(from url: URL) throws -> Self {
-        let config = try decodeConfigFile(Self.self, from: url)
-        if let problem = config.unsupportedFeature {
-            throw ConfigFileError(file: url.path, problem: problem)
-        }
-        return config
     }
 
     /// The first setting this port does not implement (or that diffusers itself rejects), if any.
