@@ -1,20 +1,26 @@
-"""Full-size random checkpoints for the model-level benchmarks (speed only: default random init).
+"""Full-size random checkpoints for the model and pipeline benchmarks (speed only: default random init).
 
-Writes, under OUT (default /work/bench-models; never commit these, the UNet alone is ~1.9 GB):
-  unet/        UNet2DConditionModel with the SD x4 upscaler's shape (the Stream-DiffVSR release UNet)
-  controlnet/  ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(64, 128, 256))
-  vae/         TemporalAutoencoderTiny, release-like (64 channels, encoder blocks 1,3,3, decoder 3,3,1)
-each as config.json + diffusion_pytorch_model.safetensors with the diffusers / original key names.
+Writes a complete pipeline folder OUT (default /work/bench-models; never commit it, ~4 GB):
+  unet/          UNet2DConditionModel with the SD x4 upscaler's shape (the Stream-DiffVSR release UNet)
+  controlnet/    ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(64, 128, 256))
+  vae/           TemporalAutoencoderTiny, release-like (64 channels, encoder blocks 1,3,3, decoder 3,3,1)
+  text_encoder/  CLIPTextModel in the x4 upscaler's text-encoder shape (hidden 1024, 23 layers, 16 heads)
+  scheduler/, tokenizer/, model_index.json   copied from the golden model (GOLDEN, the release's settings)
+with the diffusers / original key names, so both `stream-diffvsr-bench` and the original Python pipeline
+(Benchmarks/original_pipeline.py) load it.
 
-Run: /work/venv/bin/python Benchmarks/make_full_size_models.py [OUT]
+Run: /work/venv/bin/python Benchmarks/make_full_size_models.py [OUT] [GOLDEN]
+     GOLDEN defaults to /work/shared/golden/visible/model
 """
 import json
 import os
+import shutil
 import sys
 
 import torch
 from diffusers import ControlNetModel, UNet2DConditionModel
 from safetensors.torch import save_file
+from transformers import CLIPTextConfig, CLIPTextModel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "fixtures"))
 from gen_vae_clip import TemporalAutoencoderTiny, vae_config  # noqa: E402
@@ -27,10 +33,15 @@ UNET_CONFIG = dict(
     up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
 )
 VAE_CONFIG = vae_config([64, 64, 64], [64, 64, 64], [1, 3, 3], [3, 3, 1], 1.0)
+TEXT_CONFIG = CLIPTextConfig(
+    vocab_size=49408, hidden_size=1024, intermediate_size=4096, num_hidden_layers=23, num_attention_heads=16,
+    max_position_embeddings=77, hidden_act="gelu", projection_dim=1024, pad_token_id=1,
+)
 
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "/work/bench-models"
+    golden = sys.argv[2] if len(sys.argv) > 2 else "/work/shared/golden/visible/model"
     torch.manual_seed(0)
     unet = UNet2DConditionModel(**UNET_CONFIG)
     unet.save_pretrained(os.path.join(out, "unet"), safe_serialization=True)
@@ -42,7 +53,12 @@ def main():
               os.path.join(out, "vae", "diffusion_pytorch_model.safetensors"))
     with open(os.path.join(out, "vae", "config.json"), "w") as f:
         json.dump(VAE_CONFIG, f, indent=2)
-    for name, model in (("unet", unet), ("controlnet", controlnet), ("vae", vae)):
+    text_encoder = CLIPTextModel(TEXT_CONFIG)
+    text_encoder.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True)
+    for folder in ("scheduler", "tokenizer"):
+        shutil.copytree(os.path.join(golden, folder), os.path.join(out, folder), dirs_exist_ok=True)
+    shutil.copy(os.path.join(golden, "model_index.json"), out)
+    for name, model in (("unet", unet), ("controlnet", controlnet), ("vae", vae), ("text_encoder", text_encoder)):
         print(f"{name}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters")
 
 

@@ -55,6 +55,7 @@ def main():
     cases = [gemm_case(1024, 1024, 1024), gemm_case(4096, 4096, 1024),
              conv_case(256, 256, 180, 320), conv_case(512, 512, 90, 160),
              conv_case(64, 64, 720, 1280), conv_case(1024, 1024, 23, 40),
+             conv_case(256, 256, 64, 64), conv_case(1024, 1024, 8, 8), conv_case(2048, 1024, 8, 8),
              attention_case(920, 1024, 8)]
     print(f"# torch {torch.__version__}, {args.threads} threads, mkldnn {torch.backends.mkldnn.is_available()}")
     with torch.no_grad():

@@ -57,6 +57,11 @@ func runEngineBenchmark(options: BenchmarkOptions) {
         convolutionCase(512, 512, height: 90, width: 160),
         convolutionCase(64, 64, height: 720, width: 1280),
         convolutionCase(1024, 1024, height: 23, width: 40),
+        convolutionCase(256, 256, height: 64, width: 64),
+        convolutionCase(1024, 1024, height: 8, width: 8),
+        convolutionCase(2048, 1024, height: 8, width: 8),
+        convolutionCase(512, 512, height: 16, width: 16),
+        convolutionCase(512, 512, height: 32, width: 32),
         attentionCase(tokens: 920, channels: 1024, heads: 8),
     ]
 

@@ -51,5 +51,6 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
     let guidedMean = guidedFrames.isEmpty ? 0 : guidedFrames.reduce(0, +) / Double(guidedFrames.count)
     print("# first frame (no temporal guidance) \(String(format: "%.3f", firstFrame)) s; "
           + "guided frames min \(String(format: "%.3f", guidedFrames.min() ?? 0)) s, max \(String(format: "%.3f", guidedFrames.max() ?? 0)) s")
-    print("pipeline \(height)x\(width)\t\(String(format: "%.3f", guidedMean))\t\(String(format: "%.0f", peakResidentMiB()))")
+    print("pipeline \(height)x\(width)\t\(String(format: "%.3f", guidedMean))\t\(String(format: "%.0f", peakResidentMiB()))"
+          + "\t\(String(format: "%.3f", firstFrame))")
 }

@@ -102,16 +102,28 @@ public struct TensorEntry: Sendable {
 
     /// Converts the stored bytes to a contiguous float32 tensor, reporting an archive read failure.
     public func load() throws -> Tensor {
+        try withStorageBase(convert(from:))
+    }
+
+    /// The stored 2-D [rows, columns] tensor converted to its float32 transpose [columns, rows] in one
+    /// pass, with no full-size row-major copy in between (models keep linear weights input-major).
+    public func loadTransposed() throws -> Tensor {
+        precondition(shape.count == 2, "loadTransposed needs a 2-D tensor, this one is \(shape)")
+        return try withStorageBase(convertTransposed(from:))
+    }
+
+    /// Runs `body` on the storage's first byte; pages of a mapped file are released afterwards.
+    private func withStorageBase(_ body: (UnsafeRawPointer) -> Tensor) throws -> Tensor {
         switch storage {
         case let .file(file, byteOffset, byteCount):
-            let tensor = convert(from: UnsafeRawPointer(file.base) + byteOffset)
+            let tensor = body(UnsafeRawPointer(file.base) + byteOffset)
             file.releasePages(byteOffset..<(byteOffset + byteCount))
             return tensor
         case let .mapped(data, byteOffset):
-            return data.withUnsafeBytes { raw in convert(from: raw.baseAddress! + byteOffset) }
+            return data.withUnsafeBytes { raw in body(raw.baseAddress! + byteOffset) }
         case let .archived(archived):
             let bytes = try archived.read()
-            return bytes.withUnsafeBytes { raw in convert(from: raw.baseAddress!) }
+            return bytes.withUnsafeBytes { raw in body(raw.baseAddress!) }
         }
     }
 
@@ -160,5 +172,34 @@ public struct TensorEntry: Sendable {
             }
         }
         return tensor
+    }
+
+    /// Converts a block of source rows at a time into a scratch buffer, then writes each column's
+    /// segment of the block as one contiguous run of the transposed output.
+    private func convertTransposed(from storageBase: UnsafeRawPointer) -> Tensor {
+        let (rows, columns) = (shape[0], shape[1])
+        let result = Tensor(uninitializedShape: [columns, rows])
+        guard rows > 0, columns > 0 else { return result }
+        let blockRows = 16
+        let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
+        defer { block.deallocate() }
+        let output = result.data
+        for firstRow in stride(from: 0, to: rows, by: blockRows) {
+            let count = min(blockRows, rows - firstRow)
+            for row in 0..<count {
+                let rowStart = storageOffset + (firstRow + row) * strides[0]
+                let target = block + row * columns
+                if strides[1] == 1, let engineDType = dtype.engineDType {
+                    convertToFloat(storageBase + rowStart * dtype.byteSize, dtype: engineDType, count: columns, into: target)
+                } else {
+                    for column in 0..<columns { target[column] = dtype.readElement(storageBase, rowStart + column * strides[1]) }
+                }
+            }
+            for column in 0..<columns {
+                let target = output + column * rows + firstRow
+                for row in 0..<count { target[row] = block[row * columns + column] }
+            }
+        }
+        return result
     }
 }

@@ -37,15 +37,17 @@ public struct Conv2d {
 
 /// `nn.Linear`: weight [out, in], optional bias.
 public struct Linear {
-    public let weight: Tensor
+    /// [in, out]: the checkpoint's [out, in] weight transposed once here, so that every call
+    /// multiplies contiguous weight rows (see `linear(_:inputMajorWeight:bias:)`).
+    public let inputMajorWeight: Tensor
     public let bias: Tensor?
 
     public init(_ weights: WeightLoader, inFeatures: Int, outFeatures: Int, bias: Bool = true) {
-        self.weight = weights("weight", shape: [outFeatures, inFeatures])
+        inputMajorWeight = weights.transposed("weight", shape: [outFeatures, inFeatures])
         self.bias = bias ? weights("bias", shape: [outFeatures]) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, inputMajorWeight: inputMajorWeight, bias: bias) }
 }
 
 /// `nn.GroupNorm` with affine parameters.

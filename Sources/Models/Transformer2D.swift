@@ -3,6 +3,7 @@
 // GEGLU `FeedForward`. Sequences are kept as [B, L, C] throughout.
 
 import Checkpoints
+import Foundation
 import TensorEngine
 
 /// diffusers `Attention` with the default processor: softmax(q kᵀ / sqrt(head size)) v, then `to_out.0`.
@@ -13,6 +14,7 @@ struct Attention {
     let toKey: Linear
     let toValue: Linear
     let toOut: Linear
+    let contextProjections = ContextProjectionCache()
 
     init(_ weights: WeightLoader, queryChannels: Int, contextChannels: Int?, heads: Int, headSize: Int) {
         let inner = heads * headSize
@@ -25,9 +27,29 @@ struct Attention {
 
     /// `context` nil: self-attention.
     func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
-        let source = context ?? x
-        let attended = multiHeadAttention(query: toQuery(x), key: toKey(source), value: toValue(source), heads: heads)
-        return toOut(attended)
+        let (key, value) = context.map { contextProjections.projections(of: $0) { (toKey($0), toValue($0)) } }
+            ?? (toKey(x), toValue(x))
+        return toOut(multiHeadAttention(query: toQuery(x), key: key, value: value, heads: heads))
+    }
+}
+
+/// The key and value projections of the last context seen. The context is the prompt's text states,
+/// the same tensor at every denoising step of every frame, so they are computed once per prompt
+/// instead of per call. Matched by storage identity; the entry keeps the context alive, so that
+/// identity cannot be reused by another tensor while it is cached.
+final class ContextProjectionCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entry: (context: Tensor, key: Tensor, value: Tensor)?
+
+    func projections(of context: Tensor, _ compute: (Tensor) -> (Tensor, Tensor)) -> (Tensor, Tensor) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let entry, entry.context.storage === context.storage, entry.context.shape == context.shape {
+            return (entry.key, entry.value)
+        }
+        let (key, value) = compute(context)
+        entry = (context, key, value)
+        return (key, value)
     }
 }
 

@@ -21,6 +21,10 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int
     let result = Tensor(uninitializedShape: [batch, outChannels, outHeight, outWidth])
     let pixels = outHeight * outWidth
     let reduction = inChannels * kernelHeight * kernelWidth
+    if kernelHeight == 3 && kernelWidth == 3 && stride == (1, 1) && padding == (1, 1)
+        && WinogradConvolution.isFaster(inChannels: inChannels, outChannels: outChannels, height: height, width: width) {
+        return WinogradConvolution.convolve(x, weight: weight, bias: bias, kernels: kernels)
+    }
     let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == (1, 1) && padding == (0, 0)
     let biasData = bias.map { UnsafePointer($0.data) }
     for image in 0..<batch {

@@ -97,15 +97,22 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor
 
 /// PyTorch `nn.Linear`: x [..., in] · weightᵀ ([out, in]) + bias [out].
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
-    let inFeatures = weight.dim(1), outFeatures = weight.dim(0)
-    precondition(x.dim(-1) == inFeatures, "linear: input \(x.shape) does not match weight \(weight.shape)")
+    linear(x, inputMajorWeight: weight.permuted([1, 0]), bias: bias)
+}
+
+/// `nn.Linear` with the weight stored input-major, [in, out] (PyTorch's [out, in] transposed): the
+/// GEMM packs contiguous weight rows instead of gathering columns of a transposed matrix, which
+/// dominated the cost when few tokens share one weight (an 8x8 latent has 64). Models transpose
+/// once at load time and call this.
+public func linear(_ x: Tensor, inputMajorWeight weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    let inFeatures = weight.dim(0), outFeatures = weight.dim(1)
+    precondition(x.dim(-1) == inFeatures, "linear: input \(x.shape) does not match input-major weight \(weight.shape)")
     let rows = x.count / inFeatures
     let result = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures])
     if let bias {
         for row in 0..<rows { (result.data + row * outFeatures).update(from: bias.data, count: outFeatures) }
     }
     sgemm(m: rows, n: outFeatures, k: inFeatures, a: x.data, lda: inFeatures,
-          b: weight.data, ldb: inFeatures, transposeB: true,
-          beta: bias == nil ? 0 : 1, c: result.data, ldc: outFeatures)
+          b: weight.data, ldb: outFeatures, beta: bias == nil ? 0 : 1, c: result.data, ldc: outFeatures)
     return result
 }

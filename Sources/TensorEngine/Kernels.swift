@@ -96,6 +96,64 @@ public enum KernelSet: String, CaseIterable, Sendable {
         }
     }
 
+    func winogradWeightTransform(weights: UnsafePointer<Float>, outChannels: Range<Int>, outChannelCount: Int,
+                                 inChannels: Int, into transformed: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .avx512:
+            KernelsAVX512.kernelWinogradWeightTransform(weights: weights, outChannels: outChannels, outChannelCount: outChannelCount,
+                                                        inChannels: inChannels, into: transformed)
+        case .avx2:
+            KernelsAVX2.kernelWinogradWeightTransform(weights: weights, outChannels: outChannels, outChannelCount: outChannelCount,
+                                                      inChannels: inChannels, into: transformed)
+        case .portable:
+            KernelsPortable.kernelWinogradWeightTransform(weights: weights, outChannels: outChannels, outChannelCount: outChannelCount,
+                                                          inChannels: inChannels, into: transformed)
+        }
+    }
+
+    /// Scratch floats `winogradInputTransform` needs per call (every set uses the same layout).
+    static func winogradInputScratchCount(tilesX: Int) -> Int {
+        KernelsPortable.winogradInputScratchCount(tilesX: tilesX)
+    }
+
+    func winogradInputTransform(input: UnsafePointer<Float>, height: Int, width: Int, channels: Range<Int>, inChannels: Int,
+                                firstTileRow: Int, tileRows: Int, tilesX: Int,
+                                into transformed: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .avx512:
+            KernelsAVX512.kernelWinogradInputTransform(input: input, height: height, width: width, channels: channels,
+                                                       inChannels: inChannels, firstTileRow: firstTileRow, tileRows: tileRows,
+                                                       tilesX: tilesX, into: transformed, scratch: scratch)
+        case .avx2:
+            KernelsAVX2.kernelWinogradInputTransform(input: input, height: height, width: width, channels: channels,
+                                                     inChannels: inChannels, firstTileRow: firstTileRow, tileRows: tileRows,
+                                                     tilesX: tilesX, into: transformed, scratch: scratch)
+        case .portable:
+            KernelsPortable.kernelWinogradInputTransform(input: input, height: height, width: width, channels: channels,
+                                                         inChannels: inChannels, firstTileRow: firstTileRow, tileRows: tileRows,
+                                                         tilesX: tilesX, into: transformed, scratch: scratch)
+        }
+    }
+
+    func winogradOutputTransform(products: UnsafePointer<Float>, channels: Range<Int>, outChannels: Int,
+                                 firstTileRow: Int, tileRows: Int, tilesX: Int, bias: UnsafePointer<Float>?,
+                                 output: UnsafeMutablePointer<Float>, height: Int, width: Int) {
+        switch self {
+        case .avx512:
+            KernelsAVX512.kernelWinogradOutputTransform(products: products, channels: channels, outChannels: outChannels,
+                                                        firstTileRow: firstTileRow, tileRows: tileRows, tilesX: tilesX,
+                                                        bias: bias, output: output, height: height, width: width)
+        case .avx2:
+            KernelsAVX2.kernelWinogradOutputTransform(products: products, channels: channels, outChannels: outChannels,
+                                                      firstTileRow: firstTileRow, tileRows: tileRows, tilesX: tilesX,
+                                                      bias: bias, output: output, height: height, width: width)
+        case .portable:
+            KernelsPortable.kernelWinogradOutputTransform(products: products, channels: channels, outChannels: outChannels,
+                                                          firstTileRow: firstTileRow, tileRows: tileRows, tilesX: tilesX,
+                                                          bias: bias, output: output, height: height, width: width)
+        }
+    }
+
     func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .avx512: KernelsAVX512.kernelSoftmaxRow(row, count: count)

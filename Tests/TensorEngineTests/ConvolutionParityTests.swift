@@ -1,5 +1,6 @@
 // conv2d over every kernel shape the models use (1x1, 3x3, 7x7, 1x5, 5x1), strides, paddings,
-// optional bias, 1-pixel images and odd channel counts; conv1d. Against F.conv2d / F.conv1d.
+// optional bias, 1-pixel images and odd channel counts, and a 3x3 convolution large enough for the
+// Winograd path; conv1d. Against F.conv2d / F.conv1d.
 
 import TensorEngine
 import TestSupport
@@ -25,6 +26,7 @@ final class ConvolutionParityTests: XCTestCase {
             ("k5x1", (1, 1), (2, 0)),
             ("one_pixel", (1, 1), (1, 1)),
             ("kernel_equals_input", (1, 1), (0, 0)),
+            ("k3_winograd", (1, 1), (1, 1)),
         ]
         for (name, stride, padding) in cases {
             let prefix = "conv2d.\(name)."

@@ -1,0 +1,1 @@
+../KernelSources/Winograd.swift
