@@ -56,6 +56,7 @@ def main():
              conv_case(256, 256, 180, 320), conv_case(512, 512, 90, 160),
              conv_case(64, 64, 720, 1280), conv_case(1024, 1024, 23, 40),
              conv_case(256, 256, 64, 64), conv_case(1024, 1024, 8, 8), conv_case(2048, 1024, 8, 8),
+             conv_case(512, 512, 16, 16), conv_case(512, 512, 32, 32),
              attention_case(920, 1024, 8)]
     print(f"# torch {torch.__version__}, {args.threads} threads, mkldnn {torch.backends.mkldnn.is_available()}")
     with torch.no_grad():
