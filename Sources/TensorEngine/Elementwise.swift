@@ -175,7 +175,8 @@ func erfcOfMagnitude8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     return t * exp8(p - z * z)
 }
 
-public func relu(_ x: Tensor) -> Tensor { mapped(x) { max($0, 0) } }
+/// NaN stays NaN and -0 stays -0 (comparison-based, like PyTorch's clamp_min).
+public func relu(_ x: Tensor) -> Tensor { mappedLanes(x) { $0.replacing(with: 0, where: $0 .< 0) } }
 public func silu(_ x: Tensor) -> Tensor { mappedLanes(x) { $0 / (1 + exp8(-$0)) } }
 public func sigmoid(_ x: Tensor) -> Tensor { mappedLanes(x) { 1 / (1 + exp8(-$0)) } }
 public func tanh(_ x: Tensor) -> Tensor { mapped(x) { Foundation.tanh($0) } }
