@@ -34,9 +34,9 @@ if [ -z "${BENCH:-}" ]; then
 fi
 
 swift_line=$("$BENCH" pipeline --model "$model" --flow "$flow" --size "$size" --frames "$frames" --threads "$threads" \
-    | tee /dev/stderr | grep '^pipeline ')
+    | tee >(cat >&2) | grep '^pipeline ')
 original_line=$("$python" Benchmarks/original_pipeline.py --original "$ORIGINAL" --model "$model" --flow "$flow" \
-    --size "$size" --frames "$frames" --threads "$threads" 2>/dev/null | tee /dev/stderr | grep '^pipeline ')
+    --size "$size" --frames "$frames" --threads "$threads" 2>/dev/null | tee >(cat >&2) | grep '^pipeline ')
 # Each line: name, mean guided-frame seconds, peak MiB, first-frame seconds.
 printf '| %-10s | %-22s | %8s | %11s | %15s |\n' frames measure Swift original Swift/original
 echo '|------------|------------------------|----------|-------------|-----------------|'
