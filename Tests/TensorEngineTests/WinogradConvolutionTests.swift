@@ -1,7 +1,8 @@
 // The Winograd F(2x2, 3x3) path against a float64 direct convolution: band splits (including a last
-// band of fewer tile rows), odd and even sides, batches, every kernel set and thread count. Its
-// PyTorch parity case is `k3_winograd` in ConvolutionParityTests.
+// band of fewer tile rows), odd and even sides, batches, every kernel set and thread count, and calls
+// running at the same time. Its PyTorch parity case is `k3_winograd` in ConvolutionParityTests.
 
+import Foundation
 @testable import TensorEngine
 import TestSupport
 import XCTest
@@ -37,6 +38,26 @@ final class WinogradConvolutionTests: XCTestCase {
                                 "\(testCase.name), \(kernels.rawValue), \(threads) threads")
                 }
             }
+        }
+    }
+
+    /// Streams sharing one process convolve at the same time: each call gets its own scratch arena.
+    func testConcurrentCallsEachGetTheirOwnScratch() {
+        let shapes: [(input: [Int], outChannels: Int)] = [([1, 16, 20, 18], 24), ([1, 24, 13, 30], 16)]
+        let cases = shapes.enumerated().map { index, shape in
+            let x = seededTensor(shape.input, seed: UInt64(70 + index))
+            let weight = seededTensor([shape.outChannels, shape.input[1], 3, 3], seed: UInt64(80 + index))
+            return (x, weight, referenceConv2d(x, weight: weight, bias: nil, stride: (1, 1), padding: (1, 1)))
+        }
+        let results = UnsafeMutableBufferPointer<Tensor?>.allocate(capacity: 2 * cases.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: results.count) { index in
+            let (x, weight, _) = cases[index % cases.count]
+            results[index] = WinogradConvolution.convolve(x, weight: weight, bias: nil, kernels: .active, bandTiles: 9)
+        }
+        for (index, result) in results.enumerated() {
+            assertClose(result!, cases[index % cases.count].2, tolerance: tolerance, "concurrent call \(index)")
         }
     }
 }
