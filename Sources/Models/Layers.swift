@@ -20,6 +20,14 @@ public struct Conv2d {
         self.padding = padding
     }
 
+    /// From tensors already in memory (e.g. two convolutions over the same input stacked into one).
+    public init(weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) {
+        self.weight = weight
+        self.bias = bias
+        self.stride = stride
+        self.padding = padding
+    }
+
     /// Square kernel, "same"-style padding by default (kernel / 2).
     public init(_ weights: WeightLoader, inChannels: Int, outChannels: Int, kernelSize: Int,
                 stride: Int = 1, padding: Int? = nil, bias: Bool = true) {

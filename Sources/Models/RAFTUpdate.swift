@@ -36,8 +36,9 @@ struct RAFTMotionEncoder {
 
 /// `ConvGRU`: z = σ(convz[h, x]), r = σ(convr[h, x]), q = tanh(convq[r·h, x]), h' = (1 - z)·h + z·q.
 struct RAFTConvGRU {
-    private let updateGate: Conv2d
-    private let resetGate: Conv2d
+    /// convz and convr stacked into one convolution of 2 x hidden outputs: both read [h, x], which
+    /// is then packed for the GEMM once instead of twice.
+    private let updateAndResetGates: Conv2d
     private let candidate: Conv2d
 
     init(_ weights: WeightLoader, inputChannels: Int, hiddenChannels: Int, kernelSize: (Int, Int), padding: (Int, Int)) {
@@ -45,15 +46,19 @@ struct RAFTConvGRU {
             Conv2d(weights[name], inChannels: hiddenChannels + inputChannels, outChannels: hiddenChannels,
                    kernelSize: kernelSize, padding: padding)
         }
-        updateGate = gate("convz")
-        resetGate = gate("convr")
+        let (update, reset) = (gate("convz"), gate("convr"))
+        updateAndResetGates = Conv2d(weight: concat([update.weight, reset.weight], axis: 0),
+                                     bias: concat([update.bias!, reset.bias!], axis: 0),
+                                     stride: update.stride, padding: update.padding)
         candidate = gate("convq")
     }
 
     func callAsFunction(hidden h: Tensor, input x: Tensor) -> Tensor {
         let hx = concat([h, x], axis: 1)
-        let z = sigmoid(updateGate(hx))
-        let r = sigmoid(resetGate(hx))
+        let gates = sigmoid(updateAndResetGates(hx))
+        let hiddenChannels = h.shape[1]
+        let z = gates.slice(axis: 1, 0..<hiddenChannels)
+        let r = gates.slice(axis: 1, hiddenChannels..<(2 * hiddenChannels))
         let q = tanh(candidate(concat([r * h, x], axis: 1)))
         let result = Tensor(uninitializedShape: h.shape)
         let (zs, hs, qs, out) = (z.data, h.data, q.data, result.data)
