@@ -6,8 +6,8 @@ import Foundation
 /// different summation order does (float32 relative error ~1e-6; the parity tests hold it to the
 /// same tolerance as the direct path).
 ///
-/// The output is produced in bands of tile rows, so the transformed input and products stay a few
-/// MB however large the image: per band, the input transform runs in parallel over channels, the 16
+/// The output is produced in bands of tile rows, so the transformed input and products stay around
+/// 32 MB however large the image: per band, the input transform runs in parallel over channels, the 16
 /// GEMMs (one per tile position) are shared between the threads, each single-threaded, and the output
 /// transform runs in parallel over output channels.
 enum WinogradConvolution {
