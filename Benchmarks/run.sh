@@ -5,15 +5,7 @@
 #   PYTHON       interpreter with torch (default /work/venv/bin/python, else python3)
 #   BENCH        prebuilt stream-diffvsr-bench binary (default: build it with swift build -c release)
 #   SCRATCH      swift build scratch path (default .build)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-python=${PYTHON:-/work/venv/bin/python}
-[ -x "$python" ] || python=python3
-if [ -z "${BENCH:-}" ]; then
-    scratch=${SCRATCH:-.build}
-    swift build -c release --scratch-path "$scratch" --product stream-diffvsr-bench >&2
-    BENCH="$scratch/release/stream-diffvsr-bench"
-fi
+source "$(dirname "$0")/common.sh"
 swift_out=$(mktemp) torch_out=$(mktemp)
 trap 'rm -f "$swift_out" "$torch_out"' EXIT
 "$BENCH" "$@" >"$swift_out"

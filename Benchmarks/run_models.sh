@@ -7,15 +7,7 @@
 #   MODELS  full-size checkpoints from Benchmarks/make_full_size_models.py (default /work/bench-models)
 #   FLOW    RAFT-large weights (default /work/shared/golden/raft_large_random.pth)
 #   PYTHON, BENCH, SCRATCH as in Benchmarks/run.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-python=${PYTHON:-/work/venv/bin/python}
-[ -x "$python" ] || python=python3
-if [ -z "${BENCH:-}" ]; then
-    scratch=${SCRATCH:-.build}
-    swift build -c release --scratch-path "$scratch" --product stream-diffvsr-bench >&2
-    BENCH="$scratch/release/stream-diffvsr-bench"
-fi
+source "$(dirname "$0")/common.sh"
 common=() cases=()
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -11,11 +11,8 @@
 #   MODEL     full-size folder from Benchmarks/make_full_size_models.py (default /work/bench-models)
 #   FLOW      RAFT-large weights (default /work/shared/golden/raft_large_random.pth)
 #   PYTHON, BENCH, SCRATCH as in Benchmarks/run.sh; CLI: a built stream-diffvsr (for --check)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-python=${PYTHON:-/work/venv/bin/python}
-[ -x "$python" ] || python=python3
 : "${ORIGINAL:?set ORIGINAL to a checkout of github.com/jamichss/Stream-DiffVSR}"
+source "$(dirname "$0")/common.sh"
 model=${MODEL:-/work/bench-models} flow=${FLOW:-/work/shared/golden/raft_large_random.pth}
 size=64x64 frames=3 threads=2 check=false
 while [ $# -gt 0 ]; do
@@ -27,11 +24,6 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-scratch=${SCRATCH:-.build}
-if [ -z "${BENCH:-}" ]; then
-    swift build -c release --scratch-path "$scratch" --product stream-diffvsr-bench >&2
-    BENCH="$scratch/release/stream-diffvsr-bench"
-fi
 
 swift_line=$("$BENCH" pipeline --model "$model" --flow "$flow" --size "$size" --frames "$frames" --threads "$threads" \
     | tee >(cat >&2) | grep '^pipeline ')
