@@ -40,7 +40,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int
         Parallel.forEachChunk(split.parts, minimumChunk: 1) { parts in
             for part in parts {
                 let (channels, columns) = split.range(of: part)
-                WorkspacePool.shared.withWorkspace { workspace in
+                BufferPool.gemmWorkspaces.withBuffer(floats: BufferPool.gemmWorkspaceFloats) { workspace in
                     kernels.convolutionGEMM(
                         m: channels.count, n: columns.count, k: reduction,
                         weights: weight.data + channels.lowerBound * reduction, input: input,

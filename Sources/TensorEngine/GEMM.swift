@@ -35,7 +35,7 @@ public func stridedGEMM(
     Parallel.forEachChunk(split.parts, minimumChunk: 1) { parts in
         for part in parts {
             let (rows, columns) = split.range(of: part)
-            WorkspacePool.shared.withWorkspace { workspace in
+            BufferPool.gemmWorkspaces.withBuffer(floats: BufferPool.gemmWorkspaceFloats) { workspace in
                 kernels.gemm(m: rows.count, n: columns.count, k: k, alpha: alpha,
                              a: a + rows.lowerBound * aRowStride, aRowStride: aRowStride, aColumnStride: aColumnStride,
                              b: b + columns.lowerBound * bColumnStride, bRowStride: bRowStride, bColumnStride: bColumnStride,

@@ -37,7 +37,7 @@ enum WinogradConvolution {
         let bandCapacity = bandTileRows * tilesX
         let result = Tensor(uninitializedShape: [batch, outChannels, height, width])
         let biasData = bias.map { UnsafePointer($0.data) }
-        ScratchPool.shared.withBuffers([16 * outChannels * inChannels, 16 * inChannels * bandCapacity,
+        BufferPool.winogradScratch.withBuffers([16 * outChannels * inChannels, 16 * inChannels * bandCapacity,
                                         16 * outChannels * bandCapacity + 16]) { buffers in
             let (transformedWeights, transformedInput, products) = (buffers[0], buffers[1], buffers[2])
             Parallel.forEachChunk(outChannels, minimumChunk: 16) { channels in
@@ -74,62 +74,5 @@ enum WinogradConvolution {
             }
         }
         return result
-    }
-}
-
-/// Scratch memory kept between operations: a freshly allocated multi-MB buffer is mapped anew and
-/// page-faulted on first touch, which costs more than a small convolution's arithmetic. Each caller
-/// checks out one arena, which grows to the largest request it has served and is then reused by
-/// requests of every size, so a model's mix of convolution shapes settles on one mapping per thread
-/// that runs convolutions (one, plus one per concurrent stream).
-final class ScratchPool: @unchecked Sendable {
-    static let shared = ScratchPool()
-
-    /// Arenas kept while none is checked out; more are unmapped on return, smallest first.
-    private let retained = 2
-    private let lock = NSLock()
-    private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
-
-    /// Runs `body` with one buffer per entry of `counts`, each of at least that many floats and
-    /// 64-byte aligned, carved from one arena (contents undefined).
-    func withBuffers<Result>(_ counts: [Int], _ body: ([UnsafeMutablePointer<Float>]) -> Result) -> Result {
-        let padded = counts.map { ($0 + 15) / 16 * 16 }
-        let arena = checkOut(padded.reduce(0, +))
-        defer { checkIn(arena) }
-        var offset = 0
-        let buffers = padded.map { count in
-            defer { offset += count }
-            return arena.pointer + offset
-        }
-        return body(buffers)
-    }
-
-    private func checkOut(_ count: Int) -> (pointer: UnsafeMutablePointer<Float>, capacity: Int) {
-        lock.lock()
-        let reused = free.popLast()
-        lock.unlock()
-        if let reused, reused.capacity >= count { return reused }
-        if let reused { unmap(reused) }
-        // Mapped directly rather than from the malloc heap: a long-lived block of tens of MB in the
-        // middle of the heap would keep the activations freed around it from being returned.
-        let capacity = max(count, 1)
-        guard let raw = mmap(nil, capacity * MemoryLayout<Float>.stride, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
-            fatalError("ScratchPool: cannot map \(count) floats")
-        }
-        return (raw.bindMemory(to: Float.self, capacity: capacity), capacity)
-    }
-
-    private func checkIn(_ arena: (pointer: UnsafeMutablePointer<Float>, capacity: Int)) {
-        lock.lock()
-        free.append(arena)
-        free.sort { $0.capacity < $1.capacity }
-        let released = free.count > retained ? free.removeFirst() : nil
-        lock.unlock()
-        released.map(unmap)
-    }
-
-    private func unmap(_ arena: (pointer: UnsafeMutablePointer<Float>, capacity: Int)) {
-        munmap(arena.pointer, arena.capacity * MemoryLayout<Float>.stride)
     }
 }
