@@ -18,13 +18,13 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int
     let outHeight = (height + 2 * padding.0 - kernelHeight) / stride.0 + 1
     let outWidth = (width + 2 * padding.1 - kernelWidth) / stride.1 + 1
     precondition(outHeight > 0 && outWidth > 0, "conv2d: kernel larger than padded input \(x.shape)")
-    let result = Tensor(uninitializedShape: [batch, outChannels, outHeight, outWidth])
-    let pixels = outHeight * outWidth
-    let reduction = inChannels * kernelHeight * kernelWidth
     if kernelHeight == 3 && kernelWidth == 3 && stride == (1, 1) && padding == (1, 1)
         && WinogradConvolution.isFaster(inChannels: inChannels, outChannels: outChannels, height: height, width: width) {
         return WinogradConvolution.convolve(x, weight: weight, bias: bias, kernels: kernels)
     }
+    let result = Tensor(uninitializedShape: [batch, outChannels, outHeight, outWidth])
+    let pixels = outHeight * outWidth
+    let reduction = inChannels * kernelHeight * kernelWidth
     let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == (1, 1) && padding == (0, 0)
     let biasData = bias.map { UnsafePointer($0.data) }
     for image in 0..<batch {
