@@ -44,9 +44,11 @@ let package = Package(
         .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags),
         .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags),
         .target(name: "KernelsPortable", path: "Sources/KernelsPortable", swiftSettings: portableFlags),
-        .target(name: "TensorEngine", dependencies: ["KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
+        .target(name: "BackendInterface", swiftSettings: numericFlags),
+        .target(name: "CPUBackend", dependencies: ["BackendInterface", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
                 swiftSettings: numericFlags),
-        .target(name: "Checkpoints", dependencies: ["TensorEngine", "ZIPFoundation"]),
+        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend"], swiftSettings: numericFlags),
+        .target(name: "Checkpoints", dependencies: ["BackendInterface", "TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -64,15 +66,16 @@ let package = Package(
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ]),
         .executableTarget(name: "stream-diffvsr", dependencies: [
-            "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp",
+            "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp", "TensorEngine", "Checkpoints",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models", "StreamDiffVSR", "Checkpoints", "Media"],
                           path: "Benchmarks/stream-diffvsr-bench"),
 
         .target(name: "TestSupport", dependencies: ["TensorEngine", "Checkpoints"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "Checkpoints", "TestSupport"],
+        .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "BackendInterface", "Checkpoints", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "BackendInterface", "TensorEngine", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HubTests", dependencies: [
             "Hub", "Checkpoints", .product(name: "Hummingbird", package: "hummingbird"),

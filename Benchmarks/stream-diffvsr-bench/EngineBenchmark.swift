@@ -9,30 +9,30 @@ import TensorEngine
 struct Case {
     let name: String
     let flops: Double
-    let prepare: () -> () -> Void
+    let prepare: (Device) -> () -> Void
 }
 
 func gemmCase(_ m: Int, _ n: Int, _ k: Int) -> Case {
-    Case(name: "sgemm \(m)x\(n)x\(k)", flops: 2 * Double(m * n * k)) {
-        let a = randomTensor([m, k]), b = randomTensor([k, n]), c = Tensor(uninitializedShape: [m, n])
-        return { sgemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n) }
+    Case(name: "sgemm \(m)x\(n)x\(k)", flops: 2 * Double(m * n * k)) { device in
+        let a = randomTensor([m, k], on: device), b = randomTensor([k, n], on: device)
+        return { _ = matmul(a, b) }
     }
 }
 
 func convolutionCase(_ inChannels: Int, _ outChannels: Int, height: Int, width: Int) -> Case {
     Case(name: "conv3x3 \(inChannels)->\(outChannels) \(height)x\(width)",
-         flops: 2 * Double(outChannels * inChannels * 9 * height * width)) {
-        let x = randomTensor([1, inChannels, height, width])
-        let weight = randomTensor([outChannels, inChannels, 3, 3]), bias = randomTensor([outChannels])
+         flops: 2 * Double(outChannels * inChannels * 9 * height * width)) { device in
+        let x = randomTensor([1, inChannels, height, width], on: device)
+        let weight = randomTensor([outChannels, inChannels, 3, 3], on: device), bias = randomTensor([outChannels], on: device)
         return { _ = conv2d(x, weight: weight, bias: bias, stride: (1, 1), padding: (1, 1)) }
     }
 }
 
 func attentionCase(tokens: Int, channels: Int, heads: Int) -> Case {
     // QKᵀ and P·V; the softmax is not counted.
-    Case(name: "attention \(tokens)x\(channels) \(heads) heads", flops: 4 * Double(tokens * tokens * channels)) {
-        let q = randomTensor([1, tokens, channels]), k = randomTensor([1, tokens, channels])
-        let v = randomTensor([1, tokens, channels])
+    Case(name: "attention \(tokens)x\(channels) \(heads) heads", flops: 4 * Double(tokens * tokens * channels)) { device in
+        let q = randomTensor([1, tokens, channels], on: device), k = randomTensor([1, tokens, channels], on: device)
+        let v = randomTensor([1, tokens, channels], on: device)
         return { _ = multiHeadAttention(query: q, key: k, value: v, heads: heads) }
     }
 }
@@ -66,15 +66,15 @@ func runEngineBenchmark(options: BenchmarkOptions) {
     ]
 
     let clock = estimatedClockGHz(addLatency: options.addLatency)
-    let threads = Double(Parallel.threadCount)
-    print("# kernels \(KernelSet.active.rawValue), \(Parallel.threadCount) threads, clock ~\(String(format: "%.2f", clock)) GHz")
+    let threads = Double(options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    print("# \(options.device.info.name): \(options.device.info.driver), clock ~\(String(format: "%.2f", clock)) GHz")
     // Peak = threads x FMA lanes per cycle x 2 flops x clock. Zen 4 and AVX2-only parts retire 16 fp32
     // FMA lanes per cycle (two 256-bit pipes; AVX-512 is double-pumped), Xeons with two 512-bit FMA units 32.
     print("# theoretical fp32 peak: \(String(format: "%.0f", threads * 16 * 2 * clock)) GFLOP/s at 16 FMA lanes/cycle/core (Zen 4, AVX2),"
           + " \(String(format: "%.0f", threads * 32 * 2 * clock)) at 32 (two 512-bit FMA units)")
     for testCase in cases where options.filters.isEmpty || options.filters.contains(where: { testCase.name.contains($0) }) {
-        let run = testCase.prepare()
-        let best = Stopwatch(cpuTime: options.cpuTime).best(run, seconds: options.seconds)
+        let run = testCase.prepare(options.device)
+        let best = Stopwatch(options: options).best(run, seconds: options.seconds)
         print("\(testCase.name)\t\(String(format: "%.1f", testCase.flops / best / 1e9))\t\(String(format: "%.2f", best * 1e3))")
     }
 }

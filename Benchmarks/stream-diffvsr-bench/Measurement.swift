@@ -3,15 +3,14 @@
 import Foundation
 import TensorEngine
 
-/// Uniform values in [-1, 1) from a fixed linear congruential sequence (fast and reproducible).
-func randomTensor(_ shape: [Int]) -> Tensor {
+/// Uniform values in [-1, 1) from a fixed linear congruential sequence (fast and reproducible), on `device`.
+func randomTensor(_ shape: [Int], on device: Device) -> Tensor {
     var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(shape.reduce(1, *))
-    let tensor = Tensor(uninitializedShape: shape)
-    for index in 0..<tensor.count {
+    let values = (0..<shape.reduce(1, *)).map { _ in
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        tensor.data[index] = Float(state >> 40) / Float(1 << 23) - 1
+        return Float(state >> 40) / Float(1 << 23) - 1
     }
-    return tensor
+    return Tensor(shape: shape, scalars: values, on: device)
 }
 
 /// Seconds on `clock`: wall time, or with `--cpu-time` the process's CPU time divided by the thread
@@ -22,17 +21,27 @@ func now(_ clock: clockid_t) -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-/// How a benchmark reads time: the wall clock, or (`--cpu-time`) process CPU time / threads.
+/// How a benchmark reads time: the wall clock, or (`--cpu-time`) process CPU time / threads. Each
+/// timing waits for the device to finish the work `run` queued.
 struct Stopwatch {
     var cpuTime: Bool
+    var threads: Int
+    var device: Device
+
+    init(options: BenchmarkOptions) {
+        cpuTime = options.cpuTime
+        threads = options.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        device = options.device
+    }
 
     var clock: clockid_t { cpuTime ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC }
-    var divisor: Double { cpuTime ? Double(Parallel.threadCount) : 1 }
+    var divisor: Double { cpuTime ? Double(threads) : 1 }
 
     /// Seconds `run` takes on this stopwatch's clock.
     func time(_ run: () -> Void) -> Double {
         let begin = now(clock)
         run()
+        try? device.synchronize()
         return (now(clock) - begin) / divisor
     }
 

@@ -13,9 +13,9 @@ struct BenchmarkError: Error, CustomStringConvertible {
 
 /// Builds a model from one weights file with strict loading: every key of the file must be consumed
 /// under its PyTorch name and shape, or loading fails naming the keys.
-func loadStrictly<Model>(_ path: String, ignoring: (String) -> Bool = { _ in false },
+func loadStrictly<Model>(_ path: String, device: Device, ignoring: (String) -> Bool = { _ in false },
                          _ build: (WeightLoader) throws -> Model) throws -> Model {
-    let loader = WeightLoader(try StateDict(contentsOf: path))
+    let loader = WeightLoader(try StateDict(contentsOf: path), device: device)
     let model = try build(loader)
     try loader.finish(ignoring: ignoring)
     return model
@@ -28,59 +28,60 @@ func runModelBenchmark(_ name: String, options: BenchmarkOptions) throws {
     let sizes = options.filters.compactMap { parseSize($0) }
     guard !sizes.isEmpty else { throw BenchmarkError(description: "\(name): give at least one size as HxW") }
     let component = URL(fileURLWithPath: options.models)
+    let device = options.device
     let loadStart = now(CLOCK_MONOTONIC)
     let forward: (_ height: Int, _ width: Int) -> () -> Void
     switch name {
     case "unet":
         let folder = component.appendingPathComponent("unet")
         let config = try UNet2DConditionConfig.load(from: folder.appendingPathComponent("config.json"))
-        let unet = try loadStrictly(folder.appendingPathComponent("diffusion_pytorch_model.safetensors").path) {
+        let unet = try loadStrictly(folder.appendingPathComponent("diffusion_pytorch_model.safetensors").path, device: device) {
             UNet2DCondition(config: config, weights: $0)
         }
         forward = { height, width in
-            let sample = randomTensor([1, config.inChannels, height, width])
-            let text = randomTensor([1, textTokens, config.crossAttentionDim.values(blocks: config.blockOutChannels.count)?.first ?? 1024])
+            let sample = randomTensor([1, config.inChannels, height, width], on: device)
+            let text = randomTensor([1, textTokens, config.crossAttentionDim.values(blocks: config.blockOutChannels.count)?.first ?? 1024], on: device)
             return { _ = unet(sample, timestep: 499, encoderHiddenStates: text) }
         }
     case "controlnet":
         let folder = component.appendingPathComponent("controlnet")
         let config = try ControlNetConfig.load(from: folder.appendingPathComponent("config.json"))
-        let controlNet = try loadStrictly(folder.appendingPathComponent("diffusion_pytorch_model.safetensors").path) {
+        let controlNet = try loadStrictly(folder.appendingPathComponent("diffusion_pytorch_model.safetensors").path, device: device) {
             ControlNet(config: config, weights: $0)
         }
         // The condition is the warped previous HR frame: the conditioning embedding downsamples it by
         // 2^(its stages - 1) to the latent size.
         let factor = 1 << (config.conditioningEmbeddingOutChannels.count - 1)
         forward = { height, width in
-            let sample = randomTensor([1, config.inChannels, height, width])
-            let text = randomTensor([1, textTokens, config.crossAttentionDim])
-            let condition = randomTensor([1, config.conditioningChannels, height * factor, width * factor])
+            let sample = randomTensor([1, config.inChannels, height, width], on: device)
+            let text = randomTensor([1, textTokens, config.crossAttentionDim], on: device)
+            let condition = randomTensor([1, config.conditioningChannels, height * factor, width * factor], on: device)
             return { _ = controlNet(sample, timestep: 499, encoderHiddenStates: text, condition: condition) }
         }
     case "decoder", "features":
         let folder = component.appendingPathComponent("vae")
         let config = try TemporalAutoencoderTinyConfig.load(from: folder.appendingPathComponent("config.json"))
-        let autoencoder = try loadStrictly(folder.appendingPathComponent("diffusion_pytorch_model.safetensors").path) {
+        let autoencoder = try loadStrictly(folder.appendingPathComponent("diffusion_pytorch_model.safetensors").path, device: device) {
             TemporalAutoencoderTiny(config: config, weights: $0)
         }
         let factor = autoencoder.scaleFactor
         if name == "features" {
             forward = { height, width in
-                let image = randomTensor([1, config.inChannels, height, width])
+                let image = randomTensor([1, config.inChannels, height, width], on: device)
                 return { _ = autoencoder.temporalFeatures(image) }
             }
         } else {
             // Every frame after the first decodes with the temporal features of the warped previous output.
             forward = { height, width in
-                let latents = randomTensor([1, config.latentChannels, height, width])
-                let features = autoencoder.temporalFeatures(randomTensor([1, config.inChannels, height * factor, width * factor]))
+                let latents = randomTensor([1, config.latentChannels, height, width], on: device)
+                let features = autoencoder.temporalFeatures(randomTensor([1, config.inChannels, height * factor, width * factor], on: device))
                 return { _ = autoencoder.decode(latents, temporalFeatures: features) }
             }
         }
     case "raft":
-        let raft = try loadStrictly(options.flow, ignoring: RAFT.isUnusedKey) { RAFT(weights: $0) }
+        let raft = try loadStrictly(options.flow, device: device, ignoring: RAFT.isUnusedKey) { RAFT(weights: $0) }
         forward = { height, width in
-            let pair = randomTensor([2, 3, height, width])
+            let pair = randomTensor([2, 3, height, width], on: device)
             let first = pair.slice(axis: 0, 0..<1), second = pair.slice(axis: 0, 1..<2)
             return { _ = raft(image1: first, image2: second, iterations: 12) }
         }
@@ -88,9 +89,9 @@ func runModelBenchmark(_ name: String, options: BenchmarkOptions) throws {
         throw BenchmarkError(description: "unknown benchmark \(name)")
     }
     print("# \(name): loaded strictly in \(String(format: "%.1f", now(CLOCK_MONOTONIC) - loadStart)) s, "
-          + "RSS \(String(format: "%.0f", currentResidentMiB() ?? 0)) MiB; kernels \(KernelSet.active.rawValue), "
-          + "\(Parallel.threadCount) threads, \(options.cpuTime ? "CPU time / threads" : "wall clock")")
-    let stopwatch = Stopwatch(cpuTime: options.cpuTime)
+          + "RSS \(String(format: "%.0f", currentResidentMiB() ?? 0)) MiB; \(device.info.name): \(device.info.driver), "
+          + "\(options.cpuTime ? "CPU time / threads" : "wall clock")")
+    let stopwatch = Stopwatch(options: options)
     for (height, width) in sizes {
         let run = forward(height, width)
         let seconds = stopwatch.best(run, calls: options.calls)

@@ -25,14 +25,14 @@ func syntheticFrame(_ index: Int, width: Int, height: Int) -> RGBImage {
 func runPipelineBenchmark(options: BenchmarkOptions) throws {
     let loadStart = now(CLOCK_MONOTONIC)
     let pipeline = try Pipeline(model: ModelRepository(root: URL(fileURLWithPath: options.model)),
-                                flowWeights: URL(fileURLWithPath: options.flow))
+                                flowWeights: URL(fileURLWithPath: options.flow), device: options.device)
     let session = try pipeline.makeSession()
     let (width, height) = options.size
     print("# pipeline \(options.model): loaded in \(String(format: "%.1f", now(CLOCK_MONOTONIC) - loadStart)) s; "
           + "\(options.frames) frames \(width)x\(height) -> \(width * 4)x\(height * 4), "
-          + "\(session.options.numInferenceSteps) steps; \(Parallel.threadCount) threads, "
+          + "\(session.options.numInferenceSteps) steps; \(options.device.info.name): \(options.device.info.driver), "
           + "\(options.cpuTime ? "CPU time / threads" : "wall clock")")
-    let stopwatch = Stopwatch(cpuTime: options.cpuTime)
+    let stopwatch = Stopwatch(options: options)
     var firstFrame = 0.0, guidedFrames: [Double] = []
     var failure: Error?
     for index in 0..<options.frames {

@@ -6,7 +6,8 @@
 //   stream-diffvsr-bench features HxW --models DIR                        decoder guidance features of an HxW image
 //   stream-diffvsr-bench raft HxW --flow raft.pth                         one RAFT-large flow of two HxW images
 //   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH]
-// Common: --threads N, --cpu-time (process CPU time / threads instead of the wall clock), --calls N.
+// Common: --device auto|cpu|vulkan[:N], --threads N, --cpu-time (process CPU time / threads instead of
+// the wall clock), --calls N.
 
 import Foundation
 import TensorEngine
@@ -23,6 +24,10 @@ struct BenchmarkOptions {
     var size = (width: 40, height: 32)
     /// Engine: name filters. Models: the HxW sizes.
     var filters: [String] = []
+    var deviceChoice = DeviceChoice.cpu
+    var threads: Int?
+    /// Opened once the arguments are parsed.
+    var device = Device.cpu
 }
 
 /// "HxW" (or "WxH" with `widthFirst`) as (height, width).
@@ -39,7 +44,8 @@ var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--seconds": options.seconds = Double(arguments.next() ?? "") ?? options.seconds
-    case "--threads": Parallel.threadCount = Int(arguments.next() ?? "") ?? Parallel.threadCount
+    case "--threads": options.threads = Int(arguments.next() ?? "")
+    case "--device": options.deviceChoice = DeviceChoice(arguments.next() ?? "") ?? options.deviceChoice
     case "--cpu-time": options.cpuTime = true
     case "--add-latency": options.addLatency = Double(arguments.next() ?? "") ?? options.addLatency
     case "--calls": options.calls = Int(arguments.next() ?? "") ?? options.calls
@@ -55,6 +61,9 @@ while let argument = arguments.next() {
 }
 
 do {
+    let (device, note) = try Device.open(options.deviceChoice, threads: options.threads)
+    options.device = device
+    if let note { print("# \(note)") }
     switch command ?? "engine" {
     case "engine": runEngineBenchmark(options: options)
     case "pipeline": try runPipelineBenchmark(options: options)

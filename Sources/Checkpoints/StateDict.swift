@@ -138,16 +138,18 @@ public struct WeightLoadingError: Error, CustomStringConvertible {
     }
 }
 
-/// Hands a model its parameters by key and shape, recording every problem instead of stopping at the
-/// first, so one error lists all missing/unexpected/mismatched keys. Models take parameters through
-/// `callAsFunction(_:shape:)` while constructing themselves, then the caller calls `finish()`.
+/// Hands a model its parameters by key and shape, loaded straight onto `device`, recording every
+/// problem instead of stopping at the first, so one error lists all missing/unexpected/mismatched keys.
+/// Models take parameters through `callAsFunction(_:shape:)` while constructing themselves, then the
+/// caller calls `finish()`.
 ///
-///     let loader = WeightLoader(stateDict)
+///     let loader = WeightLoader(stateDict, device: gpu)
 ///     let unet = UNet2DCondition(config: config, weights: loader)
 ///     try loader.finish()
 public final class WeightLoader {
     public let stateDict: StateDict
     public let prefix: String
+    public let device: Device
     private let record: Record
 
     final class Record {
@@ -157,21 +159,23 @@ public final class WeightLoader {
         var unreadable: [String] = []
     }
 
-    public init(_ stateDict: StateDict) {
+    public init(_ stateDict: StateDict, device: Device = .cpu) {
         self.stateDict = stateDict
         self.prefix = ""
+        self.device = device
         self.record = Record()
     }
 
-    private init(stateDict: StateDict, prefix: String, record: Record) {
+    private init(stateDict: StateDict, prefix: String, device: Device, record: Record) {
         self.stateDict = stateDict
         self.prefix = prefix
+        self.device = device
         self.record = record
     }
 
     /// A loader whose keys are relative to `component` (joined with ".").
     public func scoped(_ component: String) -> WeightLoader {
-        WeightLoader(stateDict: stateDict, prefix: prefix + component + ".", record: record)
+        WeightLoader(stateDict: stateDict, prefix: prefix + component + ".", device: device, record: record)
     }
 
     public subscript(_ component: String) -> WeightLoader { scoped(component) }
@@ -179,32 +183,39 @@ public final class WeightLoader {
     /// The tensor stored under `prefix + name`, which must have `shape`. A missing or mismatched
     /// tensor is recorded and a zero tensor of the expected shape is returned so loading continues.
     public func callAsFunction(_ name: String, shape: [Int]) -> Tensor {
-        load(name, shape: shape, loadedShape: shape) { try $0.load() }
+        load(name, shape: shape, loadedShape: shape) { try $0.load(on: device) }
+    }
+
+    /// The 0-dimensional parameter under `prefix + name` as a host value (a model's fixed scalar, read
+    /// once at load time). Problems are recorded as for `callAsFunction`; the value is then 0.
+    public func scalar(_ name: String) -> Float {
+        let value = load(name, shape: [], loadedShape: []) { try $0.load(on: .cpu) }
+        return (try? value.scalars.first) ?? 0
     }
 
     /// The 2-D tensor stored under `prefix + name`, which must have `shape` [rows, columns], returned
     /// transposed as [columns, rows]. Problems are recorded as for `callAsFunction`.
     public func transposed(_ name: String, shape: [Int]) -> Tensor {
         precondition(shape.count == 2, "transposed loads 2-D tensors, asked for \(shape)")
-        return load(name, shape: shape, loadedShape: [shape[1], shape[0]]) { try $0.loadTransposed() }
+        return load(name, shape: shape, loadedShape: [shape[1], shape[0]]) { try $0.loadTransposed(on: device) }
     }
 
     private func load(_ name: String, shape: [Int], loadedShape: [Int], _ read: (TensorEntry) throws -> Tensor) -> Tensor {
         let key = prefix + name
         guard let entry = stateDict.entries[key] else {
             record.missing.append(key)
-            return Tensor(zeros: loadedShape)
+            return Tensor(zeros: loadedShape, on: device)
         }
         record.used.insert(key)
         guard entry.shape == shape else {
             record.mismatches.append((key, shape, entry.shape))
-            return Tensor(zeros: loadedShape)
+            return Tensor(zeros: loadedShape, on: device)
         }
         do {
             return try read(entry)
         } catch {
             record.unreadable.append("\(key) (\(error))")
-            return Tensor(zeros: loadedShape)
+            return Tensor(zeros: loadedShape, on: device)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import BackendInterface
 import TensorEngine
 
 /// The element types a checkpoint may store. Every one is converted to float32 on load (the engine's
@@ -18,7 +19,7 @@ public enum CheckpointDType: String, Sendable, CaseIterable {
     }
 
     /// The engine's bulk converter handles these; the rest go element by element.
-    var engineDType: StorageDType? {
+    var engineDType: ElementType? {
         switch self {
         case .float32: return .float32
         case .float16: return .float16
@@ -100,16 +101,22 @@ public struct TensorEntry: Sendable {
         return furthest.addingReportingOverflow(1).overflow ? nil : furthest + 1
     }
 
-    /// Converts the stored bytes to a contiguous float32 tensor, reporting an archive read failure.
-    public func load() throws -> Tensor {
-        try withStorageBase(convert(from:))
+    /// Converts the stored bytes to a contiguous float32 tensor on `device`, reporting an archive read failure.
+    public func load(on device: Device = .cpu) throws -> Tensor {
+        try withStorageBase { base in
+            Tensor(shape: shape, elementType: .float32, on: device) { convert(from: base, into: $0.bindMemory(to: Float.self).baseAddress!) }
+        }
     }
 
-    /// The stored 2-D [rows, columns] tensor converted to its float32 transpose [columns, rows] in one
-    /// pass, with no full-size row-major copy in between (models keep linear weights input-major).
-    public func loadTransposed() throws -> Tensor {
+    /// The stored 2-D [rows, columns] tensor converted to its float32 transpose [columns, rows] on `device`
+    /// in one pass, with no full-size row-major copy in between (models keep linear weights input-major).
+    public func loadTransposed(on device: Device = .cpu) throws -> Tensor {
         precondition(shape.count == 2, "loadTransposed needs a 2-D tensor, this one is \(shape)")
-        return try withStorageBase(convertTransposed(from:))
+        return try withStorageBase { base in
+            Tensor(shape: [shape[1], shape[0]], elementType: .float32, on: device) {
+                convertTransposed(from: base, into: $0.bindMemory(to: Float.self).baseAddress!)
+            }
+        }
     }
 
     /// Runs `body` on the storage's first byte; pages of a mapped file are released afterwards.
@@ -127,22 +134,9 @@ public struct TensorEntry: Sendable {
         }
     }
 
-    /// Converts the stored bytes to a float32 tensor. Memory-mapped sources cannot fail once opened;
-    /// an archive that changed on disk after opening stops the program with its error (use `load()`
-    /// to handle that case).
-    public func materialize() -> Tensor {
-        do {
-            return try load()
-        } catch {
-            preconditionFailure("\(error)")
-        }
-    }
-
-    private func convert(from storageBase: UnsafeRawPointer) -> Tensor {
-        let tensor = Tensor(uninitializedShape: shape)
-        let count = tensor.count
-        guard count > 0 else { return tensor }
-        let output = tensor.data
+    private func convert(from storageBase: UnsafeRawPointer, into output: UnsafeMutablePointer<Float>) {
+        let count = elementCount
+        guard count > 0 else { return }
         if strides == TensorEntry.rowMajorStrides(shape) {
             let start = storageBase + storageOffset * dtype.byteSize
             if let engineDType = dtype.engineDType {
@@ -150,7 +144,7 @@ public struct TensorEntry: Sendable {
             } else {
                 for index in 0..<count { output[index] = dtype.readElement(start, index) }
             }
-            return tensor
+            return
         }
         // Strided view: walk the output in row-major order with an odometer over the other axes.
         let rank = shape.count
@@ -171,19 +165,16 @@ public struct TensorEntry: Sendable {
                 axis -= 1
             }
         }
-        return tensor
     }
 
     /// Converts a block of source rows at a time into a scratch buffer, then writes each column's
     /// segment of the block as one contiguous run of the transposed output.
-    private func convertTransposed(from storageBase: UnsafeRawPointer) -> Tensor {
+    private func convertTransposed(from storageBase: UnsafeRawPointer, into output: UnsafeMutablePointer<Float>) {
         let (rows, columns) = (shape[0], shape[1])
-        let result = Tensor(uninitializedShape: [columns, rows])
-        guard rows > 0, columns > 0 else { return result }
+        guard rows > 0, columns > 0 else { return }
         let blockRows = 16
         let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
         defer { block.deallocate() }
-        let output = result.data
         for firstRow in stride(from: 0, to: rows, by: blockRows) {
             let count = min(blockRows, rows - firstRow)
             for row in 0..<count {
@@ -200,6 +191,5 @@ public struct TensorEntry: Sendable {
                 for row in 0..<count { target[row] = block[row * columns + column] }
             }
         }
-        return result
     }
 }

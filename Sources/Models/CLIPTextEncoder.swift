@@ -78,16 +78,13 @@ public struct CLIPTextEncoder {
 
     /// `last_hidden_state` [1, L, hidden] for one sequence of token ids (all positions, no padding mask).
     public func callAsFunction(_ tokenIDs: [Int]) -> Tensor {
-        let hidden = config.hiddenSize
         precondition(tokenIDs.count <= config.maxPositionEmbeddings,
                      "CLIP text encoder: \(tokenIDs.count) tokens exceed max_position_embeddings \(config.maxPositionEmbeddings)")
-        let embeddings = Tensor(uninitializedShape: [1, tokenIDs.count, hidden])
-        for (position, id) in tokenIDs.enumerated() {
-            precondition(id >= 0 && id < config.vocabSize, "CLIP text encoder: token id \(id) outside the vocabulary of \(config.vocabSize)")
-            let row = embeddings.data + position * hidden
-            let token = tokenEmbedding.data + id * hidden, place = positionEmbedding.data + position * hidden
-            for i in 0..<hidden { row[i] = token[i] + place[i] }
-        }
+        precondition(tokenIDs.allSatisfy { $0 >= 0 && $0 < config.vocabSize },
+                     "CLIP text encoder: a token id is outside the vocabulary of \(config.vocabSize)")
+        let tokens = embedding(tokenEmbedding, indices: tokenIDs)
+        let positions = positionEmbedding.slice(axis: 0, 0..<tokenIDs.count)
+        let embeddings = (tokens + positions).reshaped([1, tokenIDs.count, config.hiddenSize])
         return finalLayerNorm(layers.reduce(embeddings) { x, layer in layer(x) })
     }
 }

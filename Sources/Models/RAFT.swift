@@ -30,12 +30,12 @@ public struct RAFT {
     public let contextEncoder: RAFTEncoder
     private let updateBlock: RAFTUpdateBlock
     private let maskPredictor: RAFTMaskPredictor
-    /// Which correlation form to use; nil picks by size (`CorrelationPyramid.Strategy.automatic`).
-    public var correlationStrategy: CorrelationPyramid.Strategy?
+    /// Which correlation form to use (by default the full volume up to 128 MB, else on demand).
+    public var correlationStrategy: CorrelationPyramid.Strategy
 
     /// Loads torchvision `raft_large` keys. BatchNorm's `num_batches_tracked` buffers are not read:
     /// finish with `loader.finish(ignoring: RAFT.isUnusedKey)`.
-    public init(weights: WeightLoader, correlationStrategy: CorrelationPyramid.Strategy? = nil) {
+    public init(weights: WeightLoader, correlationStrategy: CorrelationPyramid.Strategy = .standard) {
         featureEncoder = RAFTEncoder(weights: weights["feature_encoder"], normalization: .instance)
         contextEncoder = RAFTEncoder(weights: weights["context_encoder"], normalization: .batch)
         updateBlock = RAFTUpdateBlock(weights["update_block"], correlationChannels: CorrelationPyramid.outputChannels,
@@ -66,8 +66,8 @@ public struct RAFT {
         let (height, width) = (image1.shape[2], image1.shape[3])
         let paddedHeight = Self.paddedSide(height), paddedWidth = Self.paddedSide(width)
         let needsPadding = (paddedHeight, paddedWidth) != (height, width)
-        let first = needsPadding ? replicatePadded(image1, height: paddedHeight, width: paddedWidth) : image1
-        let second = needsPadding ? replicatePadded(image2, height: paddedHeight, width: paddedWidth) : image2
+        let first = needsPadding ? image1.padded(bottom: paddedHeight - height, right: paddedWidth - width, mode: .replicate) : image1
+        let second = needsPadding ? image2.padded(bottom: paddedHeight - height, right: paddedWidth - width, mode: .replicate) : image2
 
         let fmaps = featureEncoder(concat([first, second], axis: 0))
         let (fmap1, fmap2) = (fmaps.slice(axis: 0, 0..<1), fmaps.slice(axis: 0, 1..<2))
@@ -77,10 +77,10 @@ public struct RAFT {
         var hidden = tanh(contextOutput.slice(axis: 1, 0..<hiddenChannels))
         let context = relu(contextOutput.slice(axis: 1, hiddenChannels..<RAFTEncoder.outputChannels))
 
-        let coords0 = Self.coordinateGrid(height: pyramid.height, width: pyramid.width)
-        var coords1 = coords0.copy()
+        let coords0 = coordinateGrid(height: pyramid.height, width: pyramid.width, on: image1.device)
+        var coords1 = coords0
         var lowResolutionFlows: [Tensor] = [], upsampledFlows: [Tensor] = []
-        var flow = Tensor(zeros: coords0.shape)
+        var flow = Tensor(zeros: coords0.shape, on: image1.device)
         for iteration in 0..<iterations {
             let correlation = pyramid.lookup(coords1)
             let (updatedHidden, delta) = updateBlock(hidden: hidden, context: context, correlation: correlation,
@@ -90,7 +90,7 @@ public struct RAFT {
             let lowResolution = coords1 - coords0
             lowResolutionFlows.append(lowResolution)
             if keepIntermediates || iteration == iterations - 1 {
-                flow = Self.convexUpsampled(lowResolution, mask: maskPredictor(hidden))
+                flow = convexUpsample(flow: lowResolution, mask: maskPredictor(hidden), factor: Self.downsampling)
                 if needsPadding { flow = flow.slice(axis: 2, 0..<height).slice(axis: 3, 0..<width) }
                 if keepIntermediates { upsampledFlows.append(flow) }
             }
@@ -102,75 +102,4 @@ public struct RAFT {
     static func paddedSide(_ side: Int) -> Int {
         max(minimumSide, (side + downsampling - 1) / downsampling * downsampling)
     }
-
-    /// [1, 2, h, w]: channel 0 = x (column index), channel 1 = y (row index).
-    static func coordinateGrid(height: Int, width: Int) -> Tensor {
-        let grid = Tensor(uninitializedShape: [1, 2, height, width])
-        for y in 0..<height {
-            for x in 0..<width {
-                grid.data[y * width + x] = Float(x)
-                grid.data[height * width + y * width + x] = Float(y)
-            }
-        }
-        return grid
-    }
-
-    /// torchvision `upsample_flow` with a mask: each fine pixel (8y + i, 8x + j) is a convex combination,
-    /// softmax over the 9 weights mask[k * 64 + i * 8 + j] (k = 3 * ky + kx), of 8 x the coarse flow at the
-    /// 3x3 neighbours (y + ky - 1, x + kx - 1) of (y, x), zero outside the grid (unfold with padding 1).
-    static func convexUpsampled(_ flow: Tensor, mask: Tensor) -> Tensor {
-        let (height, width) = (flow.shape[2], flow.shape[3])
-        let factor = downsampling, pixels = height * width
-        precondition(mask.shape == [1, 9 * factor * factor, height, width], "convex upsampling: mask \(mask.shape)")
-        let result = Tensor(uninitializedShape: [1, 2, height * factor, width * factor])
-        let (flowData, maskData, output) = (flow.data, mask.data, result.data)
-        let outputWidth = width * factor, outputPlane = pixels * factor * factor
-        Parallel.forEach(height, minimumChunk: 1) { y in
-            var neighbours = [Float](repeating: 0, count: 2 * 9)
-            var weights = [Float](repeating: 0, count: 9)
-            for x in 0..<width {
-                for k in 0..<9 {
-                    let ny = y + k / 3 - 1, nx = x + k % 3 - 1
-                    let inside = ny >= 0 && ny < height && nx >= 0 && nx < width
-                    for c in 0..<2 {
-                        neighbours[c * 9 + k] = inside ? Float(factor) * flowData[c * pixels + ny * width + nx] : 0
-                    }
-                }
-                for i in 0..<factor {
-                    for j in 0..<factor {
-                        let maskBase = maskData + (i * factor + j) * pixels + y * width + x
-                        var largest = -Float.infinity
-                        for k in 0..<9 { largest = max(largest, maskBase[k * factor * factor * pixels]) }
-                        var total: Float = 0
-                        for k in 0..<9 {
-                            weights[k] = expf(maskBase[k * factor * factor * pixels] - largest)
-                            total += weights[k]
-                        }
-                        let outputIndex = (y * factor + i) * outputWidth + x * factor + j
-                        for c in 0..<2 {
-                            var sum: Float = 0
-                            for k in 0..<9 { sum += weights[k] / total * neighbours[c * 9 + k] }
-                            output[c * outputPlane + outputIndex] = sum
-                        }
-                    }
-                }
-            }
-        }
-        return result
-    }
-}
-
-/// Pads an NCHW tensor at the bottom and right to `height` x `width` by repeating the last row / column.
-private func replicatePadded(_ x: Tensor, height: Int, width: Int) -> Tensor {
-    let (planes, sourceHeight, sourceWidth) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
-    let result = Tensor(uninitializedShape: [x.shape[0], x.shape[1], height, width])
-    for plane in 0..<planes {
-        let source = x.data + plane * sourceHeight * sourceWidth
-        let target = result.data + plane * height * width
-        for y in 0..<height {
-            let row = source + min(y, sourceHeight - 1) * sourceWidth
-            for column in 0..<width { target[y * width + column] = row[min(column, sourceWidth - 1)] }
-        }
-    }
-    return result
 }

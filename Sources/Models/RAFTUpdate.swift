@@ -60,10 +60,7 @@ struct RAFTConvGRU {
         let z = gates.slice(axis: 1, 0..<hiddenChannels)
         let r = gates.slice(axis: 1, hiddenChannels..<(2 * hiddenChannels))
         let q = tanh(candidate(concat([r * h, x], axis: 1)))
-        let result = Tensor(uninitializedShape: h.shape)
-        let (zs, hs, qs, out) = (z.data, h.data, q.data, result.data)
-        for i in 0..<h.count { out[i] = (1 - zs[i]) * hs[i] + zs[i] * qs[i] }
-        return result
+        return blend(h, q, weight: z)
     }
 }
 

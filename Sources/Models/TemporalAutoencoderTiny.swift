@@ -67,32 +67,32 @@ public struct TemporalAutoencoderTinyBlock {
         skip = inChannels == outChannels ? nil
             : Conv2d(weights["skip"], inChannels: inChannels, outChannels: outChannels, kernelSize: 1, bias: false)
         self.activation = activation
-        alpha = weights("alpha", shape: []).scalars[0]
+        alpha = weights.scalar("alpha")
         temporalIn = Conv1d(weights["temporal_processor"]["0"], channels: outChannels, kernelSize: 3, padding: 1)
         temporalOut = Conv1d(weights["temporal_processor"]["2"], channels: outChannels, kernelSize: 3, padding: 1)
     }
 
     public func callAsFunction(_ x: Tensor, previousFeatures: Tensor? = nil) -> Tensor {
-        let features = convolutions[2](activation(convolutions[1](activation(convolutions[0](x)))))
-        if let previousFeatures {
-            addTemporalFusion(into: features, previous: previousFeatures)
+        var features = convolutions[2](activation(convolutions[1](activation(convolutions[0](x)))))
+        if let previousFeatures, let fusion = temporalFusion(features, previous: previousFeatures) {
+            features.add(fusion, scaledBy: 0.1)
         }
         // The block's closing activation is a fixed ReLU whatever `act_fn` says.
         return relu(features + (skip.map { $0(x) } ?? x))
     }
 
-    /// `c += 0.1 * resize(alpha * A + (1 - alpha) * B)` where [A | B] is the temporal processor's output
-    /// over the pooled current and previous maps laid end to end. The 1-D kernels run across row ends
-    /// and across the seam between the halves, exactly as the reference's single sequence does.
-    /// `current` must be a tensor the caller has just created (it is updated in place).
-    func addTemporalFusion(into current: Tensor, previous: Tensor) {
+    /// `resize(alpha * A + (1 - alpha) * B)` (the block adds 0.1 times it) where [A | B] is the temporal
+    /// processor's output over the pooled current and previous maps laid end to end. The 1-D kernels run
+    /// across row ends and across the seam between the halves, exactly as the reference's single
+    /// sequence does. nil when the map is smaller than the pooling window.
+    func temporalFusion(_ current: Tensor, previous: Tensor) -> Tensor? {
         precondition(previous.shape == current.shape,
                      "temporal features \(previous.shape) do not match the block's features \(current.shape)")
         let (batch, channels, height, width) = (current.dim(0), current.dim(1), current.dim(2), current.dim(3))
         let window = Self.poolWindow
         let (pooledHeight, pooledWidth) = (height / window, width / window)
         // The reference fails on maps smaller than the pooling window; such a map simply gets no fusion.
-        guard pooledHeight > 0, pooledWidth > 0 else { return }
+        guard pooledHeight > 0, pooledWidth > 0 else { return nil }
         let length = pooledHeight * pooledWidth
         let sequence = concat([
             avgPool2d(current, kernel: (window, window)).reshaped([batch, channels, length]),
@@ -102,7 +102,7 @@ public struct TemporalAutoencoderTinyBlock {
         let currentHalf = processed.slice(axis: 2, 0..<length)
         let previousHalf = processed.slice(axis: 2, length..<2 * length)
         let blended = (alpha * currentHalf + (1 - alpha) * previousHalf).reshaped([batch, channels, pooledHeight, pooledWidth])
-        current.add(interpolate(blended, size: (height, width), mode: .bilinear, alignCorners: false), scale: 0.1)
+        return interpolate(blended, size: (height, width), mode: .bilinear, alignCorners: false)
     }
 }
 

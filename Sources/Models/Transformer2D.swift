@@ -44,7 +44,7 @@ final class ContextProjectionCache: @unchecked Sendable {
     func projections(of context: Tensor, _ compute: (Tensor) -> (Tensor, Tensor)) -> (Tensor, Tensor) {
         lock.lock()
         defer { lock.unlock() }
-        if let entry, entry.context.storage === context.storage, entry.context.shape == context.shape {
+        if let entry, entry.context.sharesStorage(with: context), entry.context.shape == context.shape {
             return (entry.key, entry.value)
         }
         let (key, value) = compute(context)
@@ -149,14 +149,14 @@ struct Transformer2DModel {
             tokens = toTokens(projection(norm(x)))
         }
         for block in blocks { tokens = block(tokens, context: context) }
-        let output: Tensor
+        var output: Tensor
         switch projectionOut {
         case .linear(let projection):
             output = toFeatureMap(projection(tokens), batch: batch, height: height, width: width)
         case .convolution(let projection):
             output = projection(toFeatureMap(tokens, batch: batch, height: height, width: width))
         }
-        output.add(x)
+        output += x
         return output
     }
 

@@ -134,12 +134,7 @@ struct UNetDownPath {
         guard let classLabels, classLabels.count == batch else {
             preconditionFailure("this UNet has a class embedding: pass one class label per batch entry (\(batch))")
         }
-        let width = classEmbedding.dim(1)
-        for (row, label) in classLabels.enumerated() {
-            precondition(label >= 0 && label < classEmbedding.dim(0), "class label \(label) outside 0..<\(classEmbedding.dim(0))")
-            for j in 0..<width { embedding.data[row * width + j] += classEmbedding.data[label * width + j] }
-        }
-        return embedding
+        return embedding + TensorEngine.embedding(classEmbedding, indices: classLabels)
     }
 
     /// Runs the down blocks and mid block on the conv_in output `x`: the mid-block output and every

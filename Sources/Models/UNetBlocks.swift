@@ -67,8 +67,8 @@ struct ResnetBlock2D {
             hidden = norm2(hidden + time.reshaped([batch, time.dim(1), 1, 1]))
         }
         hidden = conv2(silu(hidden))
-        let output = shortcut.map { $0(x) } ?? x.copy()
-        output.add(hidden)
+        var output = shortcut.map { $0(x) } ?? x
+        output += hidden
         return outputScaleFactor == 1 ? output : output / outputScaleFactor
     }
 }
@@ -85,19 +85,7 @@ struct Downsample2D {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        padding == 0 ? conv(padBottomRight(x)) : conv(x)
-    }
-
-    private func padBottomRight(_ x: Tensor) -> Tensor {
-        let (planes, height, width) = (x.dim(0) * x.dim(1), x.dim(2), x.dim(3))
-        let result = Tensor(zeros: [x.dim(0), x.dim(1), height + 1, width + 1])
-        for plane in 0..<planes {
-            for row in 0..<height {
-                (result.data + (plane * (height + 1) + row) * (width + 1))
-                    .update(from: x.data + (plane * height + row) * width, count: width)
-            }
-        }
-        return result
+        padding == 0 ? conv(x.padded(bottom: 1, right: 1)) : conv(x)
     }
 }
 

@@ -69,28 +69,9 @@ public struct DDIMScheduler {
         let directionScale = (1 - alphaPrevious).squareRoot()
         let sqrtAlphaPrevious = alphaPrevious.squareRoot()
         let clip = config.clipSample ? config.clipSampleRange : nil
-        let prediction = config.predictionType
-        let result = Tensor(uninitializedShape: sample.shape)
-        let (x, output, target) = (sample.data, modelOutput.data, result.data)
-        Parallel.forEachChunk(sample.count, minimumChunk: 1 << 14) { range in
-            for i in range {
-                var original: Float, epsilon: Float
-                switch prediction {
-                case .epsilon:
-                    original = (x[i] - sqrtBeta * output[i]) / sqrtAlpha
-                    epsilon = output[i]
-                case .sample:
-                    original = output[i]
-                    epsilon = (x[i] - sqrtAlpha * original) / sqrtBeta
-                case .vPrediction:
-                    original = sqrtAlpha * x[i] - sqrtBeta * output[i]
-                    epsilon = sqrtAlpha * output[i] + sqrtBeta * x[i]
-                }
-                if let clip { original = min(max(original, -clip), clip) }
-                target[i] = sqrtAlphaPrevious * original + directionScale * epsilon
-            }
-        }
-        return result
+        return ddimStep(sample: sample, modelOutput: modelOutput,
+                        DDIMStepParameters(prediction: config.predictionType, sqrtAlpha: sqrtAlpha, sqrtBeta: sqrtBeta,
+                                           sqrtAlphaPrevious: sqrtAlphaPrevious, directionScale: directionScale, clip: clip))
     }
 
     /// float32 betas as diffusers builds them (torch.linspace in float32; the cosine schedule in double).

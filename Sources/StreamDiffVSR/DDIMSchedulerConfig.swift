@@ -2,11 +2,13 @@
 
 import Foundation
 import Models
+import TensorEngine
 
 /// Mirrors `DDIMScheduler`'s config; keys missing from the file take diffusers' defaults.
 public struct DDIMSchedulerConfig: Codable, Equatable, CheckedConfigFile {
     public enum BetaSchedule: String, Codable { case linear, scaledLinear = "scaled_linear", squaredCosCapV2 = "squaredcos_cap_v2" }
-    public enum PredictionType: String, Codable { case epsilon, vPrediction = "v_prediction", sample }
+    /// What the UNet predicts (the engine's DDIM step takes the same type).
+    public typealias PredictionType = TensorEngine.PredictionType
     public enum TimestepSpacing: String, Codable { case leading, trailing, linspace }
 
     public var numTrainTimesteps: Int = 1000

@@ -14,24 +14,14 @@ public enum MotionCompensation {
     /// `flow_warp` does it — including its quirk: the grid is normalised with 2v / max(W - 1, 1) - 1 (the
     /// align_corners=True convention) but sampled with align_corners=False, so the pixel actually read is
     /// v * W / (W - 1) - 0.5 and a zero flow is not the identity. `flow` is [N, 2, H, W] in pixels.
-    public static func flowWarp(_ previous: Tensor, flow: Tensor, mode: GridSampleMode = .bilinear) -> Tensor {
-        let (batch, height, width) = (previous.shape[0], previous.shape[2], previous.shape[3])
-        precondition(previous.rank == 4 && flow.shape == [batch, 2, height, width],
+    public static func flowWarp(_ previous: Tensor, flow: Tensor) -> Tensor {
+        flowWarp(previous, flow: flow, mode: .bilinear)
+    }
+
+    /// `flowWarp` with another sampling mode (the reference uses bilinear).
+    public static func flowWarp(_ previous: Tensor, flow: Tensor, mode: GridSampleMode) -> Tensor {
+        precondition(previous.rank == 4 && flow.shape == [previous.shape[0], 2, previous.shape[2], previous.shape[3]],
                      "flowWarp: flow \(flow.shape) does not match frame \(previous.shape)")
-        let grid = Tensor(uninitializedShape: [batch, height, width, 2])
-        let spanX = Float(max(width - 1, 1)), spanY = Float(max(height - 1, 1))
-        let plane = height * width
-        for n in 0..<batch {
-            let flowX = flow.data + n * 2 * plane, flowY = flowX + plane
-            let target = grid.data + n * plane * 2
-            for y in 0..<height {
-                for x in 0..<width {
-                    let index = y * width + x
-                    target[index * 2] = 2 * (Float(x) + flowX[index]) / spanX - 1
-                    target[index * 2 + 1] = 2 * (Float(y) + flowY[index]) / spanY - 1
-                }
-            }
-        }
-        return gridSample(previous, grid: grid, mode: mode, padding: .zeros, alignCorners: false)
+        return gridSample(previous, grid: flowSamplingGrid(flow), mode: mode, padding: .zeros, alignCorners: false)
     }
 }

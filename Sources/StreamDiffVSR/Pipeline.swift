@@ -28,8 +28,10 @@ public enum PipelineError: Error, CustomStringConvertible {
     }
 }
 
-/// The loaded networks of one model, shared read-only by any number of sessions.
+/// The loaded networks of one model on one device, shared read-only by any number of sessions.
 public final class Pipeline: @unchecked Sendable {
+    /// Where the weights live and every frame is computed.
+    public let device: Device
     public let unet: UNet2DCondition
     public let controlNet: ControlNet
     public let autoencoder: TemporalAutoencoderTiny
@@ -41,28 +43,29 @@ public final class Pipeline: @unchecked Sendable {
 
     private let embeddingCache = PromptEmbeddingCache()
 
-    /// Loads every component from a diffusers-layout model folder and the RAFT weights file, strictly
-    /// (any missing, unexpected or mis-shaped key is an error naming it).
-    public init(model: ModelRepository, flowWeights: URL) throws {
+    /// Loads every component from a diffusers-layout model folder and the RAFT weights file onto
+    /// `device`, strictly (any missing, unexpected or mis-shaped key is an error naming it).
+    public init(model: ModelRepository, flowWeights: URL, device: Device = .cpu) throws {
+        self.device = device
         let unetConfig = try UNet2DConditionConfig.load(from: model.config(of: .unet))
         self.unetConfig = unetConfig
-        unet = try Self.load(model.weights(of: .unet)) { UNet2DCondition(config: unetConfig, weights: $0) }
+        unet = try Self.load(model.weights(of: .unet), device: device) { UNet2DCondition(config: unetConfig, weights: $0) }
         let controlNetConfig = try ControlNetConfig.load(from: model.config(of: .controlNet))
-        controlNet = try Self.load(model.weights(of: .controlNet)) { ControlNet(config: controlNetConfig, weights: $0) }
+        controlNet = try Self.load(model.weights(of: .controlNet), device: device) { ControlNet(config: controlNetConfig, weights: $0) }
         let autoencoderConfig = try TemporalAutoencoderTinyConfig.load(from: model.config(of: .autoencoder))
-        autoencoder = try Self.load(model.weights(of: .autoencoder)) {
+        autoencoder = try Self.load(model.weights(of: .autoencoder), device: device) {
             TemporalAutoencoderTiny(config: autoencoderConfig, weights: $0)
         }
         let textConfig = try CLIPTextConfig.load(from: model.config(of: .textEncoder))
-        textEncoder = try Self.load(model.weights(of: .textEncoder)) { CLIPTextEncoder(config: textConfig, weights: $0) }
+        textEncoder = try Self.load(model.weights(of: .textEncoder), device: device, ignoring: CLIPTextEncoder.isIgnorableKey) { CLIPTextEncoder(config: textConfig, weights: $0) }
         tokenizer = try CLIPTokenizer(directory: model.directory(of: .tokenizer))
         schedulerConfig = try DDIMSchedulerConfig.load(from: model.config(of: .scheduler))
-        flowNetwork = try Self.load(flowWeights, ignoring: RAFT.isUnusedKey) { RAFT(weights: $0) }
+        flowNetwork = try Self.load(flowWeights, device: device, ignoring: RAFT.isUnusedKey) { RAFT(weights: $0) }
     }
 
-    private static func load<Model>(_ file: URL, ignoring: (String) -> Bool = { _ in false },
+    private static func load<Model>(_ file: URL, device: Device, ignoring: (String) -> Bool = { _ in false },
                                     _ build: (WeightLoader) -> Model) throws -> Model {
-        let loader = WeightLoader(try StateDict(contentsOf: file.path))
+        let loader = WeightLoader(try StateDict(contentsOf: file.path), device: device)
         let model = build(loader)
         try loader.finish(ignoring: ignoring)
         return model

@@ -37,6 +37,8 @@ public final class StreamSession {
     private(set) var scheduler: DDIMScheduler
     private var previous: (decoded: Tensor, upscaled: Tensor)?
     private var frameSize: (width: Int, height: Int)?
+    /// `options.initialLatents` on the pipeline's device.
+    private let injectedLatents: Tensor?
 
     init(pipeline: Pipeline, options: SessionOptions) throws {
         self.pipeline = pipeline
@@ -47,19 +49,21 @@ public final class StreamSession {
             throw PipelineError.initialLatents(path: "initial latents",
                                                reason: "expected shape [N, \(pipeline.latentChannels), h, w], found \(latents.shape)")
         }
+        injectedLatents = try options.initialLatents?.to(pipeline.device)
     }
 
     /// Upscales the next frame of the stream by the model's factor (4 for the release).
     /// Frames whose sides are not multiples of the VAE scale factor are first resized down to the
     /// nearest multiples with Lanczos, as the reference does.
     public func upscale(_ frame: RGBImage) throws -> RGBImage {
-        postprocess(try decodeNextFrame(frame))
+        try postprocess(try decodeNextFrame(frame))
     }
 
     /// The decoder's float output for the next frame ([1, 3, H, W], nominally [-1, 1], unclamped).
     public func decodeNextFrame(_ frame: RGBImage) throws -> Tensor {
         let started = Date()
         let decoded = try denoiseAndDecode(try preprocess(frame))
+        try pipeline.device.synchronize()
         options.progress?(.frameFinished(frame: frameIndex, seconds: Date().timeIntervalSince(started)))
         frameIndex += 1
         return decoded
@@ -77,18 +81,7 @@ public final class StreamSession {
         }
         frameSize = (frame.width, frame.height)
         let image = (width, height) == (frame.width, frame.height) ? frame : LanczosResize.resize(frame, width: width, height: height)
-        let tensor = Tensor(uninitializedShape: [1, 3, height, width])
-        let plane = width * height
-        image.pixels.withUnsafeBufferPointer { pixels in
-            for index in 0..<plane {
-                for channel in 0..<3 {
-                    // Same float32 arithmetic as the reference: x / 255, then 2x - 1.
-                    let unit = Float(pixels[index * 3 + channel]) / 255
-                    tensor.data[channel * plane + index] = 2 * unit - 1
-                }
-            }
-        }
-        return tensor
+        return Tensor(rgb8: image.pixels, width: width, height: height, on: pipeline.device)
     }
 
     /// SPEC section 3, steps 2 and 4-7: guidance from the previous output, four DDIM steps, temporal decode.
@@ -125,29 +118,20 @@ public final class StreamSession {
     func initialNoise(height: Int, width: Int) -> Tensor {
         let shape = [1, pipeline.latentChannels, height, width]
         let noise: Tensor
-        if let injected = options.initialLatents, frameIndex < injected.shape[0],
+        if let injected = injectedLatents, frameIndex < injected.shape[0],
            Array(injected.shape[1...]) == Array(shape[1...]) {
             noise = injected.slice(axis: 0, frameIndex..<(frameIndex + 1))
         } else {
             var generator = GaussianNoise(seed: options.seed, stream: UInt64(frameIndex))
-            noise = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.next() })
+            noise = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.next() }, on: pipeline.device)
         }
         return noise * scheduler.initNoiseSigma
     }
 
     /// The 8-bit frame of a decoded tensor: `round(clamp(x / 2 + 0.5, 0, 1) * 255)` with round-half-to-even,
     /// in float32 like the reference.
-    public func postprocess(_ decoded: Tensor) -> RGBImage {
-        let (height, width) = (decoded.shape[2], decoded.shape[3])
-        let plane = width * height
-        var pixels = [UInt8](repeating: 0, count: plane * 3)
-        for index in 0..<plane {
-            for channel in 0..<3 {
-                let unit = min(max(decoded.data[channel * plane + index] / 2 + 0.5, 0), 1)
-                pixels[index * 3 + channel] = UInt8((unit * 255).rounded(.toNearestOrEven))
-            }
-        }
-        return RGBImage(width: width, height: height, pixels: pixels)
+    public func postprocess(_ decoded: Tensor) throws -> RGBImage {
+        RGBImage(width: decoded.shape[3], height: decoded.shape[2], pixels: try decoded.rgb8())
     }
 }
 

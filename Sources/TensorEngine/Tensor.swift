@@ -1,68 +1,58 @@
-// TensorEngine: the CPU tensor type and every operation the Stream-DiffVSR models need, with
-// PyTorch semantics (shapes NCHW, row-major, float32 compute). Hot loops (GEMM, convolution) run on
-// per-ISA micro-kernels chosen at run time (see Kernels.swift); everything is multi-threaded through
-// `Parallel`. Nothing here knows about models, files or streams.
+// TensorEngine: the device boundary. A `Tensor` is an opaque n-dimensional array owned by a `Device`;
+// every operation the Stream-DiffVSR networks need is a function here (PyTorch semantics, NCHW,
+// row-major), checked once and dispatched to the device's backend (ComputeBackend). Host memory is
+// reached only through the named transfers at the edges (Transfers.swift): values in, values out,
+// weights uploaded, frames in and out. Nothing here knows about models, files or streams.
 
-import Foundation
+import BackendInterface
 
-/// 64-byte aligned float buffer owned by one or more `Tensor` values (reshape shares it).
-public final class TensorStorage: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
+public typealias ElementType = BackendInterface.ElementType
 
-    public init(count: Int) {
-        self.count = count
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("TensorStorage: cannot allocate \(bytes) bytes")
-        }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+/// A buffer on a device, shared by the tensors that view it with different shapes.
+final class TensorStorage: Sendable {
+    let device: Device
+    let buffer: BackendBuffer
+
+    init(device: Device, buffer: BackendBuffer) {
+        self.device = device
+        self.buffer = buffer
     }
-
-    deinit { free(pointer) }
 }
 
-/// A contiguous, row-major float32 tensor. `reshaped` and `viewing` are free (shared storage);
-/// every other operation returns a new tensor. Writing through `data` is visible to all tensors that
-/// share the storage, so only write into tensors you have just created.
-public struct Tensor: @unchecked Sendable, CustomStringConvertible {
+/// A contiguous, row-major tensor on a device, with value semantics: `reshaped` shares storage, every
+/// other operation returns a new tensor, and the in-place updates (`+=`, `add(_:scaledBy:)`) copy the
+/// storage first when another tensor still shares it.
+public struct Tensor: Sendable, CustomStringConvertible {
     public private(set) var shape: [Int]
-    public let storage: TensorStorage
+    private(set) var storage: TensorStorage
 
-    /// Uninitialised memory of the given shape (callers fill every element).
-    public init(uninitializedShape shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
-        self.shape = shape
-        self.storage = TensorStorage(count: shape.reduce(1, *))
-    }
-
-    public init(zeros shape: [Int]) {
-        self.init(repeating: 0, shape: shape)
-    }
-
-    public init(repeating value: Float, shape: [Int]) {
-        self.init(uninitializedShape: shape)
-        data.update(repeating: value, count: count)
-    }
-
-    public init(shape: [Int], scalars: [Float]) {
-        precondition(shape.reduce(1, *) == scalars.count,
-                     "shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
-        self.init(uninitializedShape: shape)
-        scalars.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
-    }
-
-    public init(shape: [Int], storage: TensorStorage) {
-        precondition(shape.reduce(1, *) <= storage.count, "shape \(shape) exceeds storage of \(storage.count)")
+    init(shape: [Int], storage: TensorStorage) {
         self.shape = shape
         self.storage = storage
     }
 
+    /// Uninitialised storage for `shape` (the engine's operations write every element).
+    init(uninitializedShape shape: [Int], elementType: ElementType = .float32, on device: Device) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        let count = shape.reduce(1, *)
+        self.init(shape: shape, storage: TensorStorage(device: device, buffer: device.backend.makeBuffer(count: count, elementType: elementType)))
+    }
+
+    public init(zeros shape: [Int], on device: Device = .cpu) {
+        self.init(repeating: 0, shape: shape, on: device)
+    }
+
+    public init(repeating value: Float, shape: [Int], on device: Device = .cpu) {
+        self.init(uninitializedShape: shape, on: device)
+        device.backend.fill(buffer, value: value)
+    }
+
+    public var device: Device { storage.device }
+    public var elementType: ElementType { storage.buffer.elementType }
     public var count: Int { shape.reduce(1, *) }
     public var rank: Int { shape.count }
-    public var data: UnsafeMutablePointer<Float> { storage.pointer }
-    public var scalars: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+    var buffer: BackendBuffer { storage.buffer }
+    var backend: any ComputeBackend { storage.device.backend }
 
     /// Size of dimension `axis`; negative axes count from the end.
     public func dim(_ axis: Int) -> Int { shape[axis < 0 ? axis + rank : axis] }
@@ -78,20 +68,38 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return Tensor(shape: resolved, storage: storage)
     }
 
-    /// A deep copy with its own storage.
-    public func copy() -> Tensor {
-        let result = Tensor(uninitializedShape: shape)
-        result.data.update(from: data, count: count)
-        return result
+    /// Whether both tensors view the same storage (caches keyed by a tensor use it).
+    public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
+
+    /// Makes the storage this tensor's own before an in-place update.
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) {
+            let copy = Tensor(uninitializedShape: shape, elementType: elementType, on: device)
+            backend.copy(buffer, into: copy.buffer, StridedCopy(shape: [count], sourceOffset: 0, sourceStrides: [1],
+                                                                  outputOffset: 0, outputStrides: [1]))
+            storage = copy.storage
+        }
     }
 
     public var description: String {
-        let preview = UnsafeBufferPointer(start: data, count: min(count, 8)).map { String(format: "%.5g", $0) }
-        return "Tensor\(shape)[\(preview.joined(separator: ", "))\(count > 8 ? ", ..." : "")]"
+        let preview = (try? scalars.prefix(8).map { String(format: "%.5g", $0) }) ?? ["<unreadable>"]
+        return "Tensor\(shape)@\(device.info.identifier)[\(preview.joined(separator: ", "))\(count > 8 ? ", ..." : "")]"
     }
 }
 
-extension Array where Element == Int {
-    /// NCHW convenience: the last two dimensions.
-    var spatial: (height: Int, width: Int) { (self[count - 2], self[count - 1]) }
+extension Tensor {
+    /// Checks that every operand lives on this tensor's device (operations never move data implicitly).
+    func requireSameDevice(_ others: Tensor?..., operation: StaticString) {
+        for other in others {
+            guard let other else { continue }
+            precondition(other.device === device,
+                         "\(operation): operands on \(device.info.identifier) and \(other.device.info.identifier); move one with to(_:)")
+        }
+    }
+
+    /// A float32 view of this tensor for computing: itself, or a converted copy.
+    var computable: Tensor { elementType == .float32 ? self : converted(to: .float32) }
+
+    /// Weights in a type the backend computes with directly, else converted to float32.
+    var weightOperand: Tensor { backend.computesWithWeights(of: elementType) ? self : converted(to: .float32) }
 }

@@ -21,8 +21,7 @@ struct DoctorCommand: ParsableCommand {
         line("swift", Self.swiftVersion)
         line("os", info.operatingSystemVersionString)
         line("cpu", Self.cpuModel ?? "unknown")
-        line("cpu kernels", "\(KernelSet.active.rawValue) (supported: \(KernelSet.supportedSets.map(\.rawValue).joined(separator: ", ")))")
-        line("threads", "\(Parallel.threadCount) (cores: \(info.activeProcessorCount))")
+        line("cpu engine", Device.cpu.info.driver)
         line("memory", String(format: "%.1f GiB", Double(info.physicalMemory) / 1_073_741_824))
         if let tools = try? FFmpegTools.locate() {
             line("ffmpeg", "\(tools.ffmpeg) (\(tools.version() ?? "version unknown"))")

@@ -14,6 +14,8 @@ struct PipelineSettings {
     var prompt: String = ""
     var seed: UInt64 = 0
     var initialLatentsPath: String?
+    var device: DeviceChoice = .automatic
+    /// CPU engine threads (default: all cores).
     var threads: Int?
     var flowIterations: Int = 12
     /// Per-component folders replacing the model's own (the original's `--unet_pretrained_weight` etc.).
@@ -38,14 +40,15 @@ struct PipelineUpscalerFactory: UpscalerFactory {
     let options: SessionOptions
 
     init(settings: PipelineSettings) throws {
-        if let threads = settings.threads { Parallel.threadCount = threads }
+        let (device, note) = try Device.open(settings.device, threads: settings.threads)
+        if let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let hub = HubClient()
         let modelRoot = try blocking { try await hub.resolveModel(settings.modelReference) }
         let flowWeights = try Self.resolveFlowWeights(settings.flowWeights, hub: hub)
         let repository = ModelRepository(root: modelRoot, overrides: settings.componentOverrides.mapValues {
             URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
         })
-        pipeline = try Pipeline(model: repository, flowWeights: flowWeights)
+        pipeline = try Pipeline(model: repository, flowWeights: flowWeights, device: device)
         var options = SessionOptions()
         options.numInferenceSteps = settings.numInferenceSteps
         options.prompt = settings.prompt

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TensorEngine
 import Foundation
 import Media
 import StreamDiffVSR
@@ -36,7 +37,10 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seed of the initial noise.")
     var seed: UInt64 = 42
 
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N.")
+    var device: DeviceChoice = .automatic
+
+    @Option(help: "CPU engine worker threads (default: all cores).")
     var threads: Int?
 
     @Flag(name: .customLong("nearest-upscaler-for-testing"), help: .hidden)
@@ -58,6 +62,7 @@ struct ServeCommand: ParsableCommand {
             var settings = PipelineSettings(modelReference: configuration.modelID, flowWeights: flowWeights)
             settings.numInferenceSteps = defaultSteps
             settings.seed = seed
+            settings.device = device
             settings.threads = threads
             let tools = try FFmpegTools.locate()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try PipelineProvider(settings: settings)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TensorEngine
 import Foundation
 
 /// The version `doctor` and `--version` report.
@@ -18,4 +19,8 @@ struct StreamDiffVSRCommand: ParsableCommand {
 func exitWithError(_ error: Error) -> ExitCode {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
     return ExitCode.failure
+}
+
+extension DeviceChoice: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TensorEngine
 import Foundation
 import Media
 import VideoJobs
@@ -42,7 +43,10 @@ struct UpscaleCommand: ParsableCommand {
             help: "Safetensors file with a tensor `latents` [N, 4, h, w]; frame i of each sequence starts from latents[i].")
     var initialLatents: String?
 
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N (see `stream-diffvsr devices`).")
+    var device: DeviceChoice = .automatic
+
+    @Option(help: "CPU engine worker threads (default: all cores).")
     var threads: Int?
 
     @Option(name: .customLong("unet_pretrained_weight"), help: "Original option: UNet weights folder overriding the model's unet/.")
@@ -69,7 +73,7 @@ struct UpscaleCommand: ParsableCommand {
     }
 
     func run() throws {
-        if enableTensorRT { note("--enable_tensorrt is ignored: this port runs on the CPU without TensorRT") }
+        if enableTensorRT { note("--enable_tensorrt is ignored: this port has no TensorRT (use --device)") }
         if imageHeight != nil || imageWidth != nil {
             note("--image_height/--image_width are ignored: they sized the original's TensorRT engine; output size is 4x the input")
         }
@@ -93,6 +97,7 @@ struct UpscaleCommand: ParsableCommand {
         settings.prompt = prompt
         settings.seed = seed
         settings.initialLatentsPath = initialLatents
+        settings.device = device
         settings.threads = threads
         settings.componentOverrides[.unet] = unetWeights
         settings.componentOverrides[.controlNet] = controlNetWeights

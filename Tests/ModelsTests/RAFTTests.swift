@@ -25,7 +25,7 @@ final class RAFTTests: XCTestCase {
         return weights
     }
 
-    private func makeRAFT(strategy: CorrelationPyramid.Strategy? = nil) throws -> RAFT {
+    private func makeRAFT(strategy: CorrelationPyramid.Strategy = .standard) throws -> RAFT {
         let loader = WeightLoader(try formulaWeights())
         let raft = RAFT(weights: loader, correlationStrategy: strategy)
         try loader.finish(ignoring: RAFT.isUnusedKey)
@@ -36,13 +36,13 @@ final class RAFTTests: XCTestCase {
         let fixture = try Fixture("raft_128", in: .module)
         let parameters = try FormulaWeights.parameterList(fixture.file.metadata["parameters"] ?? "")
         XCTAssertEqual(parameters.count, 154, "raft_large has 154 float tensors besides num_batches_tracked")
-        let sums = try fixture["weight_sums"]
+        let sums = try fixture["weight_sums"].scalars
         XCTAssertEqual(sums.count, parameters.count)
         let weights = try formulaWeights()
         for (index, parameter) in parameters.enumerated() {
-            let tensor = try XCTUnwrap(weights[parameter.key]).materialize()
-            let sum = tensor.scalars.reduce(0.0) { $0 + Double($1) }
-            XCTAssertEqual(sum, Double(sums.data[index]), accuracy: 1e-4 * max(1, abs(sum)), parameter.key)
+            let tensor = try XCTUnwrap(weights[parameter.key]).load()
+            let sum = try tensor.scalars.reduce(0.0) { $0 + Double($1) }
+            XCTAssertEqual(sum, Double(sums[index]), accuracy: 1e-4 * max(1, abs(sum)), parameter.key)
         }
     }
 
@@ -57,9 +57,9 @@ final class RAFTTests: XCTestCase {
     }
 
     func testAutomaticStrategyBoundsMemory() {
-        XCTAssertEqual(CorrelationPyramid.Strategy.automatic(featureHeight: 16, featureWidth: 20), .fullVolume)
+        XCTAssertEqual(CorrelationPyramid.Strategy.standard.resolved(featureHeight: 16, featureWidth: 20), .fullVolume)
         // 720p: 90 x 160 feature maps, a 830 MB level-0 volume.
-        XCTAssertEqual(CorrelationPyramid.Strategy.automatic(featureHeight: 90, featureWidth: 160), .onDemand)
+        XCTAssertEqual(CorrelationPyramid.Strategy.standard.resolved(featureHeight: 90, featureWidth: 160), .onDemand)
     }
 
     // Debug builds run the engine unoptimised (~1 min of CPU per 128 x 128 RAFT run), so the suite

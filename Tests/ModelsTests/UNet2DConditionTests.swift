@@ -42,7 +42,7 @@ struct UNetParityCase {
 
     var timestep: Float { get throws { try fixture["timestep"].scalars[0] } }
     var classLabels: [Int]? {
-        fixture.file.entries["class_labels"] == nil ? nil : (try? fixture["class_labels"])?.scalars.map { Int($0) }
+        fixture.file.entries["class_labels"] == nil ? nil : (try? fixture["class_labels"].scalars)?.map { Int($0) }
     }
 
     /// The ControlNet residuals diffusers computed, in UNet skip order.

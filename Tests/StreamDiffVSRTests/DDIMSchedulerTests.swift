@@ -40,11 +40,11 @@ final class DDIMSchedulerTests: XCTestCase {
             XCTAssertEqual(scheduler.timesteps, expectedTimesteps, "case \(index) timesteps \(gridCase.config)")
             guard scheduler.timesteps == expectedTimesteps else { continue }
 
-            let expectedSteps = try fixture["case_\(index)_prev_samples"]
+            let expectedSteps = try fixture["case_\(index)_prev_samples"].scalars
             for (step, timestep) in scheduler.timesteps.enumerated() {
                 let sample = scheduler.scaleModelInput(row(samples, step), timestep: timestep)
                 let previous = scheduler.step(modelOutput: row(outputs, step), timestep: timestep, sample: sample)
-                let expected = Tensor(shape: rowShape, scalars: Array(expectedSteps.scalars[(step * rowCount)..<((step + 1) * rowCount)]))
+                let expected = Tensor(shape: rowShape, scalars: Array(expectedSteps[(step * rowCount)..<((step + 1) * rowCount)]))
                 // Near t = 0, 1 - ᾱ is tiny and divides (sample prediction) or scales the update, which turns
                 // those one-ulp ᾱ differences into ~3e-5 relative; the update formula itself is exact.
                 assertClose(previous, expected, tolerance: 1e-4, "case \(index) step \(step) (t = \(timestep))")

@@ -146,7 +146,7 @@ final class PipelineTests: XCTestCase {
             let decoded = try session.decodeNextFrame(frame)
             assertClose(decoded, try expectedFloats.tensor(String(format: "frame_%04d", index)), tolerance: 1e-4, "frame \(index)")
             let expected = try ImageFile.read(visible.appendingPathComponent("expected/clip/seq1/\(name)").path)
-            XCTAssertGreaterThanOrEqual(psnr(session.postprocess(decoded), expected), 60, name)
+            XCTAssertGreaterThanOrEqual(psnr(try session.postprocess(decoded), expected), 60, name)
         }
     }
 

@@ -1,6 +1,6 @@
 // conv2d over every kernel shape the models use (1x1, 3x3, 7x7, 1x5, 5x1), strides, paddings,
 // optional bias, 1-pixel images and odd channel counts, and a 3x3 convolution large enough for the
-// Winograd path; conv1d. Against F.conv2d / F.conv1d.
+// CPU's Winograd path; conv1d. Against F.conv2d / F.conv1d, on every test device.
 
 import TensorEngine
 import TestSupport
@@ -28,22 +28,26 @@ final class ConvolutionParityTests: XCTestCase {
             ("kernel_equals_input", (1, 1), (0, 0)),
             ("k3_winograd", (1, 1), (1, 1)),
         ]
-        for (name, stride, padding) in cases {
-            let prefix = "conv2d.\(name)."
-            let result = conv2d(try fixture[prefix + "input"], weight: try fixture[prefix + "weight"],
-                                bias: try fixture.optional(prefix + "bias"), stride: stride, padding: padding)
-            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "conv2d \(name)")
+        try forEachDevice { device in
+            for (name, stride, padding) in cases {
+                let prefix = "conv2d.\(name)."
+                let result = conv2d(try fixture.tensor(prefix + "input", on: device), weight: try fixture.tensor(prefix + "weight", on: device),
+                                    bias: try fixture.optional(prefix + "bias", on: device), stride: stride, padding: padding)
+                assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "conv2d \(name)")
+            }
         }
     }
 
     func testConv1d() throws {
         let fixture = try engineFixture("conv")
         let cases: [(name: String, stride: Int, padding: Int)] = [("k3", 1, 1), ("k5_stride2", 2, 2), ("pointwise", 1, 0)]
-        for (name, stride, padding) in cases {
-            let prefix = "conv1d.\(name)."
-            let result = conv1d(try fixture[prefix + "input"], weight: try fixture[prefix + "weight"],
-                                bias: try fixture.optional(prefix + "bias"), stride: stride, padding: padding)
-            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "conv1d \(name)")
+        try forEachDevice { device in
+            for (name, stride, padding) in cases {
+                let prefix = "conv1d.\(name)."
+                let result = conv1d(try fixture.tensor(prefix + "input", on: device), weight: try fixture.tensor(prefix + "weight", on: device),
+                                    bias: try fixture.optional(prefix + "bias", on: device), stride: stride, padding: padding)
+                assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "conv1d \(name)")
+            }
         }
     }
 
@@ -56,13 +60,13 @@ final class ConvolutionParityTests: XCTestCase {
             ("7x7 stride 2", [1, 3, 40, 37], [24, 3, 7, 7], (2, 2), (3, 3)),
         ]
         for (index, (name, inputShape, weightShape, stride, padding)) in cases.enumerated() {
-            let x = seededTensor(inputShape, seed: UInt64(10 + index))
-            let weight = seededTensor(weightShape, seed: UInt64(20 + index))
-            let bias = seededTensor([weightShape[0]], seed: UInt64(30 + index))
-            let expected = referenceConv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
-            withThreadCounts([1, 5]) { threads in
-                let result = conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
-                assertClose(result, expected, tolerance: tolerance, "conv2d \(name), \(threads) threads")
+            let x = HostTensor(seeded: inputShape, seed: UInt64(10 + index))
+            let weight = HostTensor(seeded: weightShape, seed: UInt64(20 + index))
+            let bias = HostTensor(seeded: [weightShape[0]], seed: UInt64(30 + index))
+            let expected = referenceConv2d(x, weight: weight, bias: bias, stride: stride, padding: padding).on(.cpu)
+            for device in TestDevices.threadVariants {
+                let result = conv2d(x.on(device), weight: weight.on(device), bias: bias.on(device), stride: stride, padding: padding)
+                assertClose(result, expected, tolerance: tolerance, "conv2d \(name) on \(device)")
             }
         }
     }

@@ -11,8 +11,8 @@ func engineFixture(_ family: String, file: StaticString = #filePath, line: UInt 
 }
 
 extension Fixture {
-    /// The tensor at `key`, or nil when the fixture has none (optional inputs such as a bias).
-    func optional(_ key: String) throws -> Tensor? {
-        file.entries[key] == nil ? nil : try self[key]
+    /// The tensor at `key` on `device`, or nil when the fixture has none (optional inputs such as a bias).
+    func optional(_ key: String, on device: Device) throws -> Tensor? {
+        file.entries[key] == nil ? nil : try tensor(key, on: device)
     }
 }

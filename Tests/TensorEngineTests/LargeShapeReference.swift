@@ -1,63 +1,66 @@
 // Straightforward float64 implementations of the definitions of matmul, convolution and attention,
 // for shapes too large to commit as fixtures: big enough to cross the GEMM cache blocks, split across
-// threads, and leave ragged edge tiles. They are the reference, so they stay naive on purpose.
+// threads or workgroups, and leave ragged edge tiles. They are the reference, so they stay naive on
+// purpose and work on host arrays.
 
 import Foundation
 import TensorEngine
 
-/// Deterministic values uniform in [-1, 1) (a 64-bit LCG), so large inputs need no fixture.
-func seededTensor(_ shape: [Int], seed: UInt64) -> Tensor {
-    var state = seed &* 6364136223846793005 &+ 1442695040888963407
-    let result = Tensor(uninitializedShape: shape)
-    for i in 0..<result.count {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        result.data[i] = Float(state >> 40) / Float(1 << 23) - 1
+/// Host values with their shape.
+struct HostTensor {
+    let shape: [Int]
+    var values: [Float]
+
+    /// Deterministic values uniform in [-1, 1) (a 64-bit LCG), so large inputs need no fixture.
+    init(seeded shape: [Int], seed: UInt64, scale: Float = 1, offset: Float = 0) {
+        var state = seed &* 6364136223846793005 &+ 1442695040888963407
+        self.shape = shape
+        values = (0..<shape.reduce(1, *)).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return (Float(state >> 40) / Float(1 << 23) - 1) * scale + offset
+        }
     }
-    return result
+
+    init(shape: [Int], values: [Float]) {
+        self.shape = shape
+        self.values = values
+    }
+
+    func on(_ device: Device) -> Tensor { Tensor(shape: shape, scalars: values, on: device) }
 }
 
-/// Runs `body` once per thread count, restoring the engine's setting afterwards.
-func withThreadCounts(_ counts: [Int], _ body: (Int) throws -> Void) rethrows {
-    let saved = Parallel.threadCount
-    defer { Parallel.threadCount = saved }
-    for count in counts {
-        Parallel.threadCount = count
-        try body(count)
-    }
-}
-
-/// [batch, m, k] x [k, n] (or [n, k] when `transposeB`), b shared by the batch.
-func referenceMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool) -> Tensor {
+/// [batch, m, k] x [k, n] (or [n, k] when `transposeB`), b shared by the batch; `bias` [n] added.
+func referenceMatmul(_ a: HostTensor, _ b: HostTensor, transposeB: Bool, bias: HostTensor? = nil) -> HostTensor {
     let (batch, m, k) = (a.shape[0], a.shape[1], a.shape[2])
     let n = transposeB ? b.shape[0] : b.shape[1]
-    let result = Tensor(uninitializedShape: [batch, m, n])
+    var result = [Float](repeating: 0, count: batch * m * n)
     for entry in 0..<batch {
         for i in 0..<m {
             for j in 0..<n {
-                var sum: Double = 0
+                var sum = Double(bias?.values[j] ?? 0)
                 for p in 0..<k {
-                    let bValue = transposeB ? b.data[j * k + p] : b.data[p * n + j]
-                    sum += Double(a.data[(entry * m + i) * k + p]) * Double(bValue)
+                    let bValue = transposeB ? b.values[j * k + p] : b.values[p * n + j]
+                    sum += Double(a.values[(entry * m + i) * k + p]) * Double(bValue)
                 }
-                result.data[(entry * m + i) * n + j] = Float(sum)
+                result[(entry * m + i) * n + j] = Float(sum)
             }
         }
     }
-    return result
+    return HostTensor(shape: [batch, m, n], values: result)
 }
 
-func referenceConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int)) -> Tensor {
+func referenceConv2d(_ x: HostTensor, weight: HostTensor, bias: HostTensor?, stride: (Int, Int), padding: (Int, Int)) -> HostTensor {
     let (batch, inChannels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (outChannels, kernelHeight, kernelWidth) = (weight.shape[0], weight.shape[2], weight.shape[3])
     let outHeight = (height + 2 * padding.0 - kernelHeight) / stride.0 + 1
     let outWidth = (width + 2 * padding.1 - kernelWidth) / stride.1 + 1
-    let result = Tensor(uninitializedShape: [batch, outChannels, outHeight, outWidth])
-    var index = 0
+    var result: [Float] = []
+    result.reserveCapacity(batch * outChannels * outHeight * outWidth)
     for n in 0..<batch {
         for o in 0..<outChannels {
             for oy in 0..<outHeight {
                 for ox in 0..<outWidth {
-                    var sum = Double(bias?.data[o] ?? 0)
+                    var sum = Double(bias?.values[o] ?? 0)
                     for c in 0..<inChannels {
                         for ky in 0..<kernelHeight {
                             let iy = oy * stride.0 - padding.0 + ky
@@ -65,27 +68,26 @@ func referenceConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, I
                             for kx in 0..<kernelWidth {
                                 let ix = ox * stride.1 - padding.1 + kx
                                 guard ix >= 0 && ix < width else { continue }
-                                sum += Double(x.data[((n * inChannels + c) * height + iy) * width + ix])
-                                    * Double(weight.data[((o * inChannels + c) * kernelHeight + ky) * kernelWidth + kx])
+                                sum += Double(x.values[((n * inChannels + c) * height + iy) * width + ix])
+                                    * Double(weight.values[((o * inChannels + c) * kernelHeight + ky) * kernelWidth + kx])
                             }
                         }
                     }
-                    result.data[index] = Float(sum)
-                    index += 1
+                    result.append(Float(sum))
                 }
             }
         }
     }
-    return result
+    return HostTensor(shape: [batch, outChannels, outHeight, outWidth], values: result)
 }
 
 /// softmax(q kᵀ / sqrt(d)) v per head on [B, L, heads * d], causal masks keys after the query (top-left).
-func referenceAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool) -> Tensor {
+func referenceAttention(query: HostTensor, key: HostTensor, value: HostTensor, heads: Int, causal: Bool) -> HostTensor {
     let (batch, queryLength, channels) = (query.shape[0], query.shape[1], query.shape[2])
     let (keyLength, valueChannels) = (key.shape[1], value.shape[2])
     let (headDim, valueHeadDim) = (channels / heads, valueChannels / heads)
     let scale = 1 / Double(headDim).squareRoot()
-    let result = Tensor(uninitializedShape: [batch, queryLength, valueChannels])
+    var result = [Float](repeating: 0, count: batch * queryLength * valueChannels)
     var scores = [Double](repeating: 0, count: keyLength)
     for b in 0..<batch {
         for h in 0..<heads {
@@ -95,8 +97,8 @@ func referenceAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, c
                 for j in 0..<visible {
                     var dot: Double = 0
                     for d in 0..<headDim {
-                        dot += Double(query.data[(b * queryLength + i) * channels + h * headDim + d])
-                            * Double(key.data[(b * keyLength + j) * channels + h * headDim + d])
+                        dot += Double(query.values[(b * queryLength + i) * channels + h * headDim + d])
+                            * Double(key.values[(b * keyLength + j) * channels + h * headDim + d])
                     }
                     scores[j] = dot * scale
                     maximum = max(maximum, scores[j])
@@ -109,12 +111,12 @@ func referenceAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, c
                 for d in 0..<valueHeadDim {
                     var sum: Double = 0
                     for j in 0..<visible {
-                        sum += scores[j] * Double(value.data[(b * keyLength + j) * valueChannels + h * valueHeadDim + d])
+                        sum += scores[j] * Double(value.values[(b * keyLength + j) * valueChannels + h * valueHeadDim + d])
                     }
-                    result.data[(b * queryLength + i) * valueChannels + h * valueHeadDim + d] = Float(sum / total)
+                    result[(b * queryLength + i) * valueChannels + h * valueHeadDim + d] = Float(sum / total)
                 }
             }
         }
     }
-    return result
+    return HostTensor(shape: [batch, queryLength, valueChannels], values: result)
 }

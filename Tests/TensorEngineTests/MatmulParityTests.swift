@@ -1,4 +1,5 @@
-// matmul (batched, shared right operand, transposed) and linear against torch.matmul / F.linear.
+// matmul (batched, shared right operand, transposed operands) and linear against torch.matmul /
+// F.linear, on every test device.
 
 import TensorEngine
 import TestSupport
@@ -10,42 +11,51 @@ final class MatmulParityTests: XCTestCase {
 
     func testMatmul() throws {
         let fixture = try engineFixture("gemm")
-        let cases: [(name: String, transposeB: Bool)] = [
-            ("batched", false), ("shared_b", false), ("transposed", true), ("shared_transposed", true),
-            ("odd_large", false), ("single_row", false), ("single_column", true),
+        let cases: [(name: String, transposeA: Bool, transposeB: Bool)] = [
+            ("batched", false, false), ("shared_b", false, false), ("transposed", false, true),
+            ("shared_transposed", false, true), ("odd_large", false, false), ("single_row", false, false),
+            ("single_column", false, true), ("transposed_a", true, false),
         ]
-        for (name, transposeB) in cases {
-            let prefix = "matmul.\(name)."
-            let result = matmul(try fixture[prefix + "a"], try fixture[prefix + "b"], transposeB: transposeB)
-            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "matmul \(name)")
+        try forEachDevice { device in
+            for (name, transposeA, transposeB) in cases {
+                let prefix = "matmul.\(name)."
+                let result = matmul(try fixture.tensor(prefix + "a", on: device), try fixture.tensor(prefix + "b", on: device),
+                                    transposeA: transposeA, transposeB: transposeB)
+                assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "matmul \(name)")
+            }
         }
     }
 
     func testLinear() throws {
         let fixture = try engineFixture("gemm")
-        for name in ["bias_rank3", "no_bias", "wide", "one_output"] {
-            let prefix = "linear.\(name)."
-            let result = linear(try fixture[prefix + "input"], weight: try fixture[prefix + "weight"],
-                                bias: try fixture.optional(prefix + "bias"))
-            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "linear \(name)")
+        try forEachDevice { device in
+            for name in ["bias_rank3", "no_bias", "wide", "one_output"] {
+                let prefix = "linear.\(name)."
+                let input = try fixture.tensor(prefix + "input", on: device), weight = try fixture.tensor(prefix + "weight", on: device)
+                let bias = try fixture.optional(prefix + "bias", on: device)
+                let expected = try fixture[prefix + "output"]
+                assertClose(linear(input, weight: weight, bias: bias), expected, tolerance: tolerance, "linear \(name)")
+                assertClose(linear(input, inputMajorWeight: weight.permuted([1, 0]), bias: bias), expected,
+                            tolerance: tolerance, "input-major linear \(name)")
+            }
         }
     }
 
     /// Shapes that cross the cache blocks (depth 256, rows 144, columns 2048), leave ragged edge tiles
-    /// and split over threads (1 and an uneven 5), against float64.
+    /// and split the work, against float64.
     func testLargeShapesAgainstFloat64Reference() {
-        let tall = seededTensor([1, 150, 530], seed: 1), narrow = seededTensor([530, 97], seed: 2)
-        let short = seededTensor([1, 13, 270], seed: 3), wide = seededTensor([2100, 270], seed: 4)
-        let bias = seededTensor([2100], seed: 5)
-        let expectedTall = referenceMatmul(tall, narrow, transposeB: false)
-        let expectedWide = referenceMatmul(short, wide, transposeB: true)
-        let expectedLinear = expectedWide + bias
-        withThreadCounts([1, 5]) { threads in
-            assertClose(matmul(tall, narrow), expectedTall, tolerance: tolerance, "matmul, \(threads) threads")
-            assertClose(matmul(short, wide, transposeB: true), expectedWide, tolerance: tolerance,
-                        "matmul transposed, \(threads) threads")
-            assertClose(linear(short, weight: wide, bias: bias), expectedLinear, tolerance: tolerance,
-                        "linear, \(threads) threads")
+        let tall = HostTensor(seeded: [1, 150, 530], seed: 1), narrow = HostTensor(seeded: [530, 97], seed: 2)
+        let short = HostTensor(seeded: [1, 13, 270], seed: 3), wide = HostTensor(seeded: [2100, 270], seed: 4)
+        let bias = HostTensor(seeded: [2100], seed: 5)
+        let expectedTall = referenceMatmul(tall, narrow, transposeB: false).on(.cpu)
+        let expectedWide = referenceMatmul(short, wide, transposeB: true).on(.cpu)
+        let expectedLinear = referenceMatmul(short, wide, transposeB: true, bias: bias).on(.cpu)
+        for device in TestDevices.threadVariants {
+            assertClose(matmul(tall.on(device), narrow.on(device)), expectedTall, tolerance: tolerance, "matmul on \(device)")
+            assertClose(matmul(short.on(device), wide.on(device), transposeB: true), expectedWide, tolerance: tolerance,
+                        "matmul transposed on \(device)")
+            assertClose(linear(short.on(device), weight: wide.on(device), bias: bias.on(device)), expectedLinear,
+                        tolerance: tolerance, "linear on \(device)")
         }
     }
 }

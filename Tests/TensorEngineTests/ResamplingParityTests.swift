@@ -1,7 +1,7 @@
 // interpolate (nearest, bilinear with and without align_corners, bicubic; by size and by scale
 // factor, including the factors where PyTorch's index arithmetic has special cases), grid_sample
 // (bilinear/nearest x zeros/border x align_corners, also on NaN / infinite / huge coordinates) and
-// avg_pool2d against torch.nn.functional.
+// avg_pool2d against torch.nn.functional, on every test device.
 
 import TensorEngine
 import TestSupport
@@ -37,30 +37,30 @@ final class ResamplingParityTests: XCTestCase {
             ("bicubic_down", (5, 5), nil, .bicubic, false),
             ("bicubic_one_pixel", nil, 4.0, .bicubic, false),
         ]
-        for (name, size, scaleFactor, mode, alignCorners) in cases {
-            let prefix = "interpolate.\(name)."
-            let result = interpolate(try fixture[prefix + "input"], size: size, scaleFactor: scaleFactor,
-                                     mode: mode, alignCorners: alignCorners)
-            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "interpolate \(name)")
+        try forEachDevice { device in
+            for (name, size, scaleFactor, mode, alignCorners) in cases {
+                let prefix = "interpolate.\(name)."
+                let result = interpolate(try fixture.tensor(prefix + "input", on: device), size: size, scaleFactor: scaleFactor,
+                                         mode: mode, alignCorners: alignCorners)
+                assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "interpolate \(name)")
+            }
         }
     }
 
     func testGridSample() throws {
         let fixture = try engineFixture("resampling")
-        let inputs: [(prefix: String, input: Tensor, grid: Tensor)] = [
-            ("grid_sample.", try fixture["grid_sample.input"], try fixture["grid_sample.grid"]),
-            ("grid_sample.one_pixel.", try fixture["grid_sample.one_pixel.input"], try fixture["grid_sample.one_pixel.grid"]),
-            ("grid_sample.non_finite.", try fixture["grid_sample.non_finite.input"], try fixture["grid_sample.non_finite.grid"]),
-        ]
         let modes: [(String, GridSampleMode)] = [("bilinear", .bilinear), ("nearest", .nearest)]
         let paddings: [(String, GridSamplePadding)] = [("zeros", .zeros), ("border", .border)]
-        for (prefix, input, grid) in inputs {
-            for (modeName, mode) in modes {
-                for (paddingName, padding) in paddings {
-                    for alignCorners in [false, true] {
-                        let key = "\(prefix)\(modeName)_\(paddingName)_\(alignCorners ? "aligned" : "unaligned")"
-                        let result = gridSample(input, grid: grid, mode: mode, padding: padding, alignCorners: alignCorners)
-                        assertCloseWithMatchingNaNs(result, try fixture[key + ".output"], key)
+        try forEachDevice { device in
+            for prefix in ["grid_sample.", "grid_sample.one_pixel.", "grid_sample.non_finite."] {
+                let (input, grid) = (try fixture.tensor(prefix + "input", on: device), try fixture.tensor(prefix + "grid", on: device))
+                for (modeName, mode) in modes {
+                    for (paddingName, padding) in paddings {
+                        for alignCorners in [false, true] {
+                            let key = "\(prefix)\(modeName)_\(paddingName)_\(alignCorners ? "aligned" : "unaligned")"
+                            let result = gridSample(input, grid: grid, mode: mode, padding: padding, alignCorners: alignCorners)
+                            try assertCloseWithMatchingNaNs(result, try fixture[key + ".output"], "\(key) on \(device)")
+                        }
                     }
                 }
             }
@@ -72,24 +72,27 @@ final class ResamplingParityTests: XCTestCase {
         let cases: [(name: String, kernel: (Int, Int), stride: (Int, Int))] = [
             ("k2", (2, 2), (2, 2)), ("k3_s2", (3, 3), (2, 2)), ("k2x3_s1x2", (2, 3), (1, 2)),
         ]
-        for (name, kernel, stride) in cases {
-            let prefix = "avg_pool.\(name)."
-            let result = avgPool2d(try fixture[prefix + "input"], kernel: kernel, stride: stride)
-            assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "avg_pool2d \(name)")
+        try forEachDevice { device in
+            for (name, kernel, stride) in cases {
+                let prefix = "avg_pool.\(name)."
+                let result = avgPool2d(try fixture.tensor(prefix + "input", on: device), kernel: kernel, stride: stride)
+                assertClose(result, try fixture[prefix + "output"], tolerance: tolerance, "avg_pool2d \(name)")
+            }
         }
     }
 
     /// NaN exactly where PyTorch has NaN (a non-finite sampling position), close everywhere else.
     private func assertCloseWithMatchingNaNs(_ actual: Tensor, _ expected: Tensor, _ message: String,
-                                             file: StaticString = #filePath, line: UInt = #line) {
+                                             file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(actual.shape, expected.shape, message, file: file, line: line)
         guard actual.shape == expected.shape else { return }
-        let nanMismatches = (0..<expected.count).filter { actual.data[$0].isNaN != expected.data[$0].isNaN }
+        var (actualValues, expectedValues) = (try actual.scalars, try expected.scalars)
+        let nanMismatches = (0..<expectedValues.count).filter { actualValues[$0].isNaN != expectedValues[$0].isNaN }
         XCTAssert(nanMismatches.isEmpty, "\(message): NaN pattern differs at \(nanMismatches.prefix(8))", file: file, line: line)
-        let (actualFinite, expectedFinite) = (actual.copy(), expected.copy())
-        for i in 0..<expected.count where expected.data[i].isNaN || actual.data[i].isNaN {
-            (actualFinite.data[i], expectedFinite.data[i]) = (0, 0)
+        for i in 0..<expectedValues.count where expectedValues[i].isNaN || actualValues[i].isNaN {
+            (actualValues[i], expectedValues[i]) = (0, 0)
         }
-        assertClose(actualFinite, expectedFinite, tolerance: tolerance, message, file: file, line: line)
+        assertClose(Tensor(shape: actual.shape, scalars: actualValues), Tensor(shape: expected.shape, scalars: expectedValues),
+                    tolerance: tolerance, message, file: file, line: line)
     }
 }

@@ -23,6 +23,12 @@ public struct Fixture {
         get throws { try file.tensor(key) }
     }
 
+    /// The tensor at `key` on `device`.
+    public func tensor(_ key: String, on device: Device) throws -> Tensor {
+        guard let entry = file.entries[key] else { throw CheckpointError.missingTensor(path: file.path, key: key) }
+        return try entry.load(on: device)
+    }
+
     public var stateDict: StateDict { StateDict(source: file.path, entries: file.entries) }
 
     /// The entries whose key starts with `prefix`, with the prefix removed (a model's weights in a
@@ -34,11 +40,12 @@ public struct Fixture {
     }
 }
 
-/// Largest absolute difference between two tensors of the same shape.
-public func maxAbsoluteDifference(_ a: Tensor, _ b: Tensor) -> Float {
+/// Largest absolute difference between two tensors of the same shape (on any devices).
+public func maxAbsoluteDifference(_ a: Tensor, _ b: Tensor) throws -> Float {
+    let (x, y) = (try a.scalars, try b.scalars)
     var worst: Float = 0
-    for i in 0..<a.count {
-        let d = abs(a.data[i] - b.data[i])
+    for i in 0..<x.count {
+        let d = abs(x[i] - y[i])
         if d.isNaN { return .nan }
         worst = max(worst, d)
     }
@@ -50,9 +57,12 @@ public func assertClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float =
                         file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(actual.shape, expected.shape, "shape \(message)", file: file, line: line)
     guard actual.shape == expected.shape else { return }
-    var scale: Float = 1
-    for i in 0..<expected.count { scale = max(scale, abs(expected.data[i])) }
-    let error = maxAbsoluteDifference(actual, expected)
-    XCTAssert(error <= tolerance * scale, "\(message): max abs error \(error) > \(tolerance) x scale \(scale)",
-              file: file, line: line)
+    do {
+        let scale = try expected.scalars.reduce(Float(1)) { max($0, abs($1)) }
+        let error = try maxAbsoluteDifference(actual, expected)
+        XCTAssert(error <= tolerance * scale, "\(message) on \(actual.device.info.identifier): max abs error \(error) > \(tolerance) x scale \(scale)",
+                  file: file, line: line)
+    } catch {
+        XCTFail("\(message): \(error)", file: file, line: line)
+    }
 }

@@ -1,9 +1,29 @@
-// Storage formats the released weights arrive in. Compute is always float32; these convert on load.
+// Storage element types and their exact conversions (shared by every backend and the checkpoint reader).
 
-public enum StorageDType: String, Sendable {
-    case float32 = "F32", float16 = "F16", bfloat16 = "BF16"
+/// How a buffer stores its elements. Compute is float32 unless a backend says it can compute on the
+/// reduced types directly (`ComputeBackend.computesWithWeights(of:)`).
+public enum ElementType: String, Sendable, CaseIterable, Codable {
+    case float32, float16, bfloat16
 
     public var byteSize: Int { self == .float32 ? 4 : 2 }
+
+    /// The names users type (`--precision fp16`).
+    public init?(precisionName: String) {
+        switch precisionName.lowercased() {
+        case "fp32", "float32", "f32": self = .float32
+        case "fp16", "float16", "f16", "half": self = .float16
+        case "bf16", "bfloat16": self = .bfloat16
+        default: return nil
+        }
+    }
+
+    public var precisionName: String {
+        switch self {
+        case .float32: "fp32"
+        case .float16: "fp16"
+        case .bfloat16: "bf16"
+        }
+    }
 }
 
 /// IEEE half -> float, exact for every value (subnormals, infinities, NaN).
@@ -28,22 +48,6 @@ public func floatFromHalfBits(_ bits: UInt16) -> Float {
 /// bfloat16 -> float (the upper half of a float).
 @inline(__always)
 public func floatFromBFloat16Bits(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
-
-/// Converts `count` elements of `dtype` from raw little-endian bytes into floats.
-public func convertToFloat(_ source: UnsafeRawPointer, dtype: StorageDType, count: Int, into target: UnsafeMutablePointer<Float>) {
-    switch dtype {
-    case .float32:
-        UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count * 4)
-    case .float16:
-        Parallel.forEachChunk(count, minimumChunk: 1 << 16) { range in
-            for i in range { target[i] = floatFromHalfBits(source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
-        }
-    case .bfloat16:
-        Parallel.forEachChunk(count, minimumChunk: 1 << 16) { range in
-            for i in range { target[i] = floatFromBFloat16Bits(source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
-        }
-    }
-}
 
 /// float -> IEEE half bits, rounding to nearest even like torch's `.half()`: too large becomes
 /// infinity, too small a signed zero, and a NaN stays a quiet NaN.
@@ -80,21 +84,4 @@ public func bfloat16Bits(from value: Float) -> UInt16 {
     if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
     let roundingBias: UInt32 = 0x7FFF + ((bits >> 16) & 1)
     return UInt16(truncatingIfNeeded: (bits &+ roundingBias) >> 16)
-}
-
-/// Converts `count` floats into `dtype`'s little-endian bytes (the inverse of `convertToFloat`), e.g.
-/// to store weights as float16 or to measure what float16 storage costs.
-public func convertFromFloat(_ source: UnsafePointer<Float>, count: Int, to dtype: StorageDType, into target: UnsafeMutableRawPointer) {
-    switch dtype {
-    case .float32:
-        target.copyMemory(from: source, byteCount: count * 4)
-    case .float16:
-        Parallel.forEachChunk(count, minimumChunk: 1 << 16) { range in
-            for i in range { target.storeBytes(of: halfBits(from: source[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-        }
-    case .bfloat16:
-        Parallel.forEachChunk(count, minimumChunk: 1 << 16) { range in
-            for i in range { target.storeBytes(of: bfloat16Bits(from: source[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
-        }
-    }
 }

@@ -14,7 +14,7 @@ final class BufferPool: @unchecked Sendable {
     static let winogradScratch = BufferPool(retained: 2)
 
     /// Floats of every GEMM workspace: enough for the largest micro-kernel this machine can run.
-    static let gemmWorkspaceFloats = KernelSet.supportedSets.map(\.workspaceCount).max() ?? 0
+    static let gemmWorkspaceFloats = KernelSet.supportedSets.map(\.table.workspaceCount).max() ?? 0
 
     /// Buffers kept while none is checked out; more are unmapped on return, smallest first.
     private let retained: Int

@@ -1,5 +1,7 @@
+import BackendInterface
+import Foundation
 import XCTest
-@testable import TensorEngine
+@testable import CPUBackend
 
 /// Randomised self-checks of the packed GEMM / implicit-GEMM convolution / attention kernels against
 /// naive double-precision loops, on every kernel set this CPU can run, at sizes that cross every
@@ -40,13 +42,14 @@ final class GEMMKernelTests: XCTestCase {
                         }
                     }
                     var actual = c
+                    let backend = CPUBackend(threads: 2, kernels: kernels)
                     a.withUnsafeBufferPointer { a in
                         b.withUnsafeBufferPointer { b in
                             actual.withUnsafeMutableBufferPointer { out in
-                                stridedGEMM(m: m, n: n, k: k, alpha: alpha,
-                                            a: a.baseAddress!, aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
-                                            b: b.baseAddress!, bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
-                                            beta: beta, c: out.baseAddress!, ldc: n, kernels: kernels)
+                                backend.stridedGEMM(m: m, n: n, k: k, alpha: alpha,
+                                                    a: a.baseAddress!, aRowStride: transposeA ? 1 : k, aColumnStride: transposeA ? m : 1,
+                                                    b: b.baseAddress!, bRowStride: transposeB ? 1 : n, bColumnStride: transposeB ? k : 1,
+                                                    beta: beta, c: out.baseAddress!, ldc: n)
                             }
                         }
                     }
@@ -56,15 +59,16 @@ final class GEMMKernelTests: XCTestCase {
         }
     }
 
-    func testBetaZeroIgnoresGarbageInOutput() {
+    func testBetaZeroIgnoresGarbageInOutput() throws {
         let (m, n, k) = (9, 40, 3)
-        let a = Tensor(shape: [m, k], scalars: random(m * k)), b = Tensor(shape: [k, n], scalars: random(k * n))
-        let c = Tensor(repeating: .nan, shape: [m, n])
-        sgemm(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n)
-        XCTAssertFalse(c.scalars.contains { $0.isNaN })
+        let backend = CPUBackend(threads: 2)
+        let a = backend.buffer(random(m * k)), b = backend.buffer(random(k * n))
+        let c = backend.buffer([Float](repeating: .nan, count: m * n))
+        backend.gemm(GEMMParameters(m: m, n: n, k: k), a: a, b: b, bias: nil, into: c)
+        XCTAssertFalse(try backend.values(c).contains { $0.isNaN })
     }
 
-    func testConvolutionMatchesNaiveLoopOnEveryKernelSet() {
+    func testConvolutionMatchesNaiveLoopOnEveryKernelSet() throws {
         // (inChannels, outChannels, height, width, kernel, stride, padding, bias)
         let cases: [(Int, Int, Int, Int, (Int, Int), (Int, Int), (Int, Int), Bool)] = [
             (3, 8, 11, 13, (3, 3), (1, 1), (1, 1), true),
@@ -79,28 +83,31 @@ final class GEMMKernelTests: XCTestCase {
             (2, 3, 4, 4, (4, 4), (2, 2), (0, 0), true),
         ]
         for kernels in KernelSet.supportedSets {
+            let backend = CPUBackend(threads: 2, kernels: kernels)
             for (inChannels, outChannels, height, width, kernel, stride, padding, hasBias) in cases {
-                let x = Tensor(shape: [2, inChannels, height, width], scalars: random(2 * inChannels * height * width))
-                let weight = Tensor(shape: [outChannels, inChannels, kernel.0, kernel.1],
-                                    scalars: random(outChannels * inChannels * kernel.0 * kernel.1))
-                let bias = hasBias ? Tensor(shape: [outChannels], scalars: random(outChannels)) : nil
-                let result = conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, kernels: kernels)
-                let outHeight = (height + 2 * padding.0 - kernel.0) / stride.0 + 1
-                let outWidth = (width + 2 * padding.1 - kernel.1) / stride.1 + 1
-                XCTAssertEqual(result.shape, [2, outChannels, outHeight, outWidth])
+                let x = random(2 * inChannels * height * width)
+                let weight = random(outChannels * inChannels * kernel.0 * kernel.1)
+                let bias = hasBias ? random(outChannels) : nil
+                let parameters = Conv2dParameters(batch: 2, inChannels: inChannels, height: height, width: width,
+                                                  outChannels: outChannels, kernelHeight: kernel.0, kernelWidth: kernel.1,
+                                                  strideY: stride.0, strideX: stride.1, paddingY: padding.0, paddingX: padding.1)
+                let (outHeight, outWidth) = (parameters.outHeight, parameters.outWidth)
+                let output = backend.makeBuffer(count: 2 * outChannels * outHeight * outWidth, elementType: .float32)
+                backend.conv2d(parameters, input: backend.buffer(x), weight: backend.buffer(weight),
+                               bias: bias.map(backend.buffer), into: output)
                 var expected: [Double] = []
                 for image in 0..<2 {
                     for o in 0..<outChannels {
                         for oy in 0..<outHeight {
                             for ox in 0..<outWidth {
-                                var sum = Double(bias?.data[o] ?? 0)
+                                var sum = Double(bias?[o] ?? 0)
                                 for c in 0..<inChannels {
                                     for ky in 0..<kernel.0 {
                                         for kx in 0..<kernel.1 {
                                             let iy = oy * stride.0 - padding.0 + ky, ix = ox * stride.1 - padding.1 + kx
                                             guard iy >= 0 && iy < height && ix >= 0 && ix < width else { continue }
-                                            let input = x.data[((image * inChannels + c) * height + iy) * width + ix]
-                                            let w = weight.data[((o * inChannels + c) * kernel.0 + ky) * kernel.1 + kx]
+                                            let input = x[((image * inChannels + c) * height + iy) * width + ix]
+                                            let w = weight[((o * inChannels + c) * kernel.0 + ky) * kernel.1 + kx]
                                             sum += Double(input) * Double(w)
                                         }
                                     }
@@ -110,20 +117,25 @@ final class GEMMKernelTests: XCTestCase {
                         }
                     }
                 }
-                assertClose(result.scalars, expected,
+                assertClose(try backend.values(output), expected,
                             "\(kernels) conv \(inChannels)->\(outChannels) \(height)x\(width) k\(kernel) s\(stride) p\(padding)")
             }
         }
     }
 
-    func testAttentionMatchesNaiveLoop() {
+    /// Query blocks of 128 rows: 300 queries leave a ragged last block.
+    func testAttentionMatchesNaiveLoop() throws {
+        let backend = CPUBackend(threads: 3)
         for (batch, queryLength, keyLength, channels, heads, causal) in [(2, 37, 37, 24, 3, true), (1, 300, 45, 32, 2, false),
                                                                        (1, 5, 130, 64, 8, false)] {
-            let q = Tensor(shape: [batch, queryLength, channels], scalars: random(batch * queryLength * channels).map { $0 * 3 })
-            let k = Tensor(shape: [batch, keyLength, channels], scalars: random(batch * keyLength * channels))
-            let v = Tensor(shape: [batch, keyLength, channels], scalars: random(batch * keyLength * channels))
-            let result = multiHeadAttention(query: q, key: k, value: v, heads: heads, causal: causal, queryBlock: 16)
+            let q = random(batch * queryLength * channels).map { $0 * 3 }
+            let k = random(batch * keyLength * channels), v = random(batch * keyLength * channels)
             let headDim = channels / heads
+            let output = backend.makeBuffer(count: batch * queryLength * channels, elementType: .float32)
+            backend.attention(AttentionParameters(batch: batch, queryLength: queryLength, keyLength: keyLength, channels: channels,
+                                                  valueChannels: channels, heads: heads, scale: 1 / Float(headDim).squareRoot(),
+                                                  causal: causal),
+                              query: backend.buffer(q), key: backend.buffer(k), value: backend.buffer(v), into: output)
             var expected = [Double](repeating: 0, count: batch * queryLength * channels)
             for b in 0..<batch {
                 for h in 0..<heads {
@@ -132,8 +144,8 @@ final class GEMMKernelTests: XCTestCase {
                             if causal && j > i { return -.infinity }
                             var dot = 0.0
                             for d in 0..<headDim {
-                                dot += Double(q.data[(b * queryLength + i) * channels + h * headDim + d])
-                                    * Double(k.data[(b * keyLength + j) * channels + h * headDim + d])
+                                dot += Double(q[(b * queryLength + i) * channels + h * headDim + d])
+                                    * Double(k[(b * keyLength + j) * channels + h * headDim + d])
                             }
                             return dot / Double(headDim).squareRoot()
                         }
@@ -142,36 +154,49 @@ final class GEMMKernelTests: XCTestCase {
                         let total = scores.reduce(0, +)
                         for d in 0..<headDim {
                             var sum = 0.0
-                            for j in 0..<keyLength { sum += scores[j] / total * Double(v.data[(b * keyLength + j) * channels + h * headDim + d]) }
+                            for j in 0..<keyLength { sum += scores[j] / total * Double(v[(b * keyLength + j) * channels + h * headDim + d]) }
                             expected[(b * queryLength + i) * channels + h * headDim + d] = sum
                         }
                     }
                 }
             }
-            assertClose(result.scalars, expected, "attention b\(batch) q\(queryLength) k\(keyLength) c\(channels) h\(heads)")
+            assertClose(try backend.values(output), expected, "attention b\(batch) q\(queryLength) k\(keyLength) c\(channels) h\(heads)")
         }
     }
 
-    func testVectorExpAndSoftmax() {
+    func testVectorExpAndSoftmax() throws {
         let inputs: [Float] = [-.infinity, -100, -87.5, -20, -1e-3, 0, 1e-7, 0.5, 1, 10, 50, 88] + random(37).map { $0 * 30 }
         for kernels in KernelSet.supportedSets {
             var values = inputs
-            values.withUnsafeMutableBufferPointer { kernels.exp($0.baseAddress!, count: $0.count) }
+            values.withUnsafeMutableBufferPointer { kernels.table.exp($0.baseAddress!, $0.count) }
             for (input, value) in zip(inputs, values) {
                 let reference = Foundation.exp(Double(input))
                 XCTAssertLessThanOrEqual(abs(Double(value) - reference), 4e-7 * reference + 1e-37, "\(kernels) exp(\(input)) = \(value)")
             }
         }
-        let x = Tensor(shape: [3, 21], scalars: random(63).map { $0 * 20 })
-        let result = softmax(x)
+        let x = random(63).map { $0 * 20 }
+        let backend = CPUBackend(threads: 2)
+        let output = backend.makeBuffer(count: 63, elementType: .float32)
+        backend.softmax(RowParameters(rows: 3, length: 21), backend.buffer(x), into: output)
         var expected: [Double] = []
         for row in 0..<3 {
-            let line = (0..<21).map { Double(x.data[row * 21 + $0]) }
+            let line = (0..<21).map { Double(x[row * 21 + $0]) }
             let maximum = line.max()!
             let exps = line.map { Foundation.exp($0 - maximum) }
             expected += exps.map { $0 / exps.reduce(0, +) }
         }
-        assertClose(result.scalars, expected, "softmax")
+        assertClose(try backend.values(output), expected, "softmax")
+    }
+}
+
+extension CPUBackend {
+    /// A float32 buffer holding `values`.
+    func buffer(_ values: [Float]) -> BackendBuffer {
+        makeBuffer(count: values.count, elementType: .float32) { bytes in values.withUnsafeBytes { bytes.copyMemory(from: $0) } }
+    }
+
+    func values(_ buffer: BackendBuffer) throws -> [Float] {
+        try read(buffer) { Array($0.bindMemory(to: Float.self)) }
     }
 }
 

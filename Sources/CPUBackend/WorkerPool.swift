@@ -1,21 +1,20 @@
 import Foundation
 
-/// Work splitting over the machine's cores. `Parallel.threadCount` is set once at start-up
-/// (the CLI's `--threads`); every operation splits its outer loop into that many chunks.
+/// Work splitting over a fixed number of threads (one pool per CPU backend, sized by `--threads`).
 /// A parallel call made from inside another one's body runs serially on the calling thread: the outer
 /// region already occupies every core (attention runs whole GEMMs per worker), and nesting would only
 /// oversubscribe them.
-public enum Parallel {
-    nonisolated(unsafe) public static var threadCount: Int = ProcessInfo.processInfo.activeProcessorCount
+struct WorkerPool: Sendable {
+    let threads: Int
 
     /// Whether the calling thread is running the body of a parallel region.
-    public static var isInsideParallelRegion: Bool { pthread_getspecific(regionKey) != nil }
+    static var isInsideParallelRegion: Bool { pthread_getspecific(regionKey) != nil }
 
-    /// Runs `body(range)` over `0..<count` split into at most `threadCount` contiguous chunks,
-    /// each of at least `minimumChunk` iterations. Blocks until all chunks are done.
-    public static func forEachChunk(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    /// Runs `body(range)` over `0..<count` split into at most `threads` contiguous chunks, each of at
+    /// least `minimumChunk` iterations. Blocks until all chunks are done.
+    func forEachChunk(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = isInsideParallelRegion ? 1 : max(1, min(threadCount, count / max(minimumChunk, 1)))
+        let chunks = Self.isInsideParallelRegion ? 1 : max(1, min(threads, count / max(minimumChunk, 1)))
         if chunks == 1 {
             body(0..<count)
             return
@@ -23,19 +22,22 @@ public enum Parallel {
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let start = count * chunk / chunks
             let end = count * (chunk + 1) / chunks
-            let outer = pthread_getspecific(regionKey)
-            pthread_setspecific(regionKey, insideMarker)
+            let outer = pthread_getspecific(Self.regionKey)
+            pthread_setspecific(Self.regionKey, Self.insideMarker)
             if start < end { body(start..<end) }
-            pthread_setspecific(regionKey, outer)
+            pthread_setspecific(Self.regionKey, outer)
         }
     }
 
     /// Runs `body(i)` for every `i` in `0..<count`, chunked over the threads.
-    public static func forEach(_ count: Int, minimumChunk: Int = 1, _ body: (Int) -> Void) {
+    func forEach(_ count: Int, minimumChunk: Int = 1, _ body: (Int) -> Void) {
         forEachChunk(count, minimumChunk: minimumChunk) { range in
             for index in range { body(index) }
         }
     }
+
+    /// The same pool's split decision for a single-threaded region (nested calls run serially).
+    var effectiveThreads: Int { Self.isInsideParallelRegion ? 1 : threads }
 
     private static let regionKey: pthread_key_t = {
         var key = pthread_key_t()

@@ -1,0 +1,133 @@
+import Foundation
+import KernelsAVX2
+import KernelsAVX512
+import KernelsPortable
+
+/// The per-ISA builds of Sources/KernelSources. Swift has no inline assembly for CPUID / XGETBV, so
+/// the OS's report is used instead: Linux lists `avx512f` in /proc/cpuinfo only when the kernel
+/// enabled the AVX-512 register state in XCR0, macOS answers `hw.optional.*` the same way.
+public enum KernelSet: String, CaseIterable, Sendable {
+    case avx512, avx2, portable
+
+    /// The fastest set this machine runs, unless `STREAM_DIFFVSR_KERNELS=avx512|avx2|portable` forces a
+    /// supported one.
+    public static let preferred: KernelSet = {
+        if let forced = ProcessInfo.processInfo.environment["STREAM_DIFFVSR_KERNELS"].flatMap(KernelSet.init(rawValue:)),
+           supportedSets.contains(forced) {
+            return forced
+        }
+        return supportedSets[0]
+    }()
+
+    /// Sets this machine can run, fastest first (portable always last).
+    public static let supportedSets: [KernelSet] = {
+        #if arch(x86_64)
+        let features = cpuFeatures()
+        var sets: [KernelSet] = []
+        if features.contains("avx512f") { sets.append(.avx512) }
+        if features.contains("avx2") && features.contains("fma") { sets.append(.avx2) }
+        return sets + [.portable]
+        #else
+        return [.portable]
+        #endif
+    }()
+
+    var table: KernelTable {
+        switch self {
+        case .avx512: .avx512
+        case .avx2: .avx2
+        case .portable: .portable
+        }
+    }
+}
+
+/// One kernel set's entry points. The three builds share one source, so their signatures are equal and
+/// a table of function values replaces a switch at every call site.
+struct KernelTable: Sendable {
+    typealias GEMM = @Sendable (_ vectorWidth: Int, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                                _ a: UnsafePointer<Float>, _ aRowStride: Int, _ aColumnStride: Int,
+                                _ b: UnsafePointer<Float>, _ bRowStride: Int, _ bColumnStride: Int, _ beta: Float,
+                                _ rowBias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                                _ workspace: UnsafeMutablePointer<Float>) -> Void
+    typealias ConvolutionGEMM = @Sendable (_ vectorWidth: Int, _ m: Int, _ n: Int, _ k: Int, _ weights: UnsafePointer<Float>,
+                                           _ input: UnsafePointer<Float>, _ height: Int, _ width: Int, _ kernelHeight: Int,
+                                           _ kernelWidth: Int, _ strideY: Int, _ strideX: Int, _ padY: Int, _ padX: Int,
+                                           _ outWidth: Int, _ firstPixel: Int, _ rowBias: UnsafePointer<Float>?,
+                                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                                           _ workspace: UnsafeMutablePointer<Float>) -> Void
+    typealias WinogradWeightTransform = @Sendable (_ weights: UnsafePointer<Float>, _ outChannels: Range<Int>,
+                                                   _ outChannelCount: Int, _ inChannels: Int,
+                                                   _ transformed: UnsafeMutablePointer<Float>) -> Void
+    typealias WinogradInputTransform = @Sendable (_ input: UnsafePointer<Float>, _ height: Int, _ width: Int,
+                                                  _ channels: Range<Int>, _ inChannels: Int, _ firstTileRow: Int,
+                                                  _ tileRows: Int, _ tilesX: Int, _ transformed: UnsafeMutablePointer<Float>,
+                                                  _ scratch: UnsafeMutablePointer<Float>) -> Void
+    typealias WinogradOutputTransform = @Sendable (_ products: UnsafePointer<Float>, _ channels: Range<Int>,
+                                                   _ outChannels: Int, _ firstTileRow: Int, _ tileRows: Int, _ tilesX: Int,
+                                                   _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>,
+                                                   _ height: Int, _ width: Int) -> Void
+    typealias RowOperation = @Sendable (_ row: UnsafeMutablePointer<Float>, _ count: Int) -> Void
+
+    let set: KernelSet
+    /// SIMD width of the GEMM micro-kernel this set runs.
+    let vectorWidth: Int
+    let workspaceCount: Int
+    let gemm: GEMM
+    let convolutionGEMM: ConvolutionGEMM
+    let winogradWeightTransform: WinogradWeightTransform
+    let winogradInputTransform: WinogradInputTransform
+    let winogradOutputTransform: WinogradOutputTransform
+    let softmaxRow: RowOperation
+    /// e^x in place with the set's vector exp (~1 ulp).
+    let exp: RowOperation
+
+    static let avx512 = KernelTable(
+        set: .avx512, vectorWidth: 16, workspaceCount: KernelsAVX512.kernelWorkspaceCount(vectorWidth: 16),
+        gemm: KernelsAVX512.kernelGEMM, convolutionGEMM: KernelsAVX512.kernelConvolutionGEMM,
+        winogradWeightTransform: KernelsAVX512.kernelWinogradWeightTransform,
+        winogradInputTransform: KernelsAVX512.kernelWinogradInputTransform,
+        winogradOutputTransform: KernelsAVX512.kernelWinogradOutputTransform,
+        softmaxRow: KernelsAVX512.kernelSoftmaxRow, exp: KernelsAVX512.kernelExp)
+
+    static let avx2 = KernelTable(
+        set: .avx2, vectorWidth: 8, workspaceCount: KernelsAVX2.kernelWorkspaceCount(vectorWidth: 8),
+        gemm: KernelsAVX2.kernelGEMM, convolutionGEMM: KernelsAVX2.kernelConvolutionGEMM,
+        winogradWeightTransform: KernelsAVX2.kernelWinogradWeightTransform,
+        winogradInputTransform: KernelsAVX2.kernelWinogradInputTransform,
+        winogradOutputTransform: KernelsAVX2.kernelWinogradOutputTransform,
+        softmaxRow: KernelsAVX2.kernelSoftmaxRow, exp: KernelsAVX2.kernelExp)
+
+    static let portable = KernelTable(
+        set: .portable, vectorWidth: 8, workspaceCount: KernelsPortable.kernelWorkspaceCount(vectorWidth: 8),
+        gemm: KernelsPortable.kernelGEMM, convolutionGEMM: KernelsPortable.kernelConvolutionGEMM,
+        winogradWeightTransform: KernelsPortable.kernelWinogradWeightTransform,
+        winogradInputTransform: KernelsPortable.kernelWinogradInputTransform,
+        winogradOutputTransform: KernelsPortable.kernelWinogradOutputTransform,
+        softmaxRow: KernelsPortable.kernelSoftmaxRow, exp: KernelsPortable.kernelExp)
+
+    /// Scratch floats the Winograd input transform needs per call (every set uses the same layout).
+    static func winogradInputScratchCount(tilesX: Int) -> Int {
+        KernelsPortable.winogradInputScratchCount(tilesX: tilesX)
+    }
+}
+
+#if arch(x86_64)
+private func cpuFeatures() -> Set<String> {
+    #if os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+          let colon = flagsLine.firstIndex(of: ":") else { return [] }
+    return Set(flagsLine[flagsLine.index(after: colon)...].split(separator: " ").map(String.init))
+    #elseif os(macOS)
+    var features: Set<String> = []
+    for (name, flag) in [("hw.optional.avx512f", "avx512f"), ("hw.optional.avx2_0", "avx2"), ("hw.optional.fma", "fma")] {
+        var value: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        if sysctlbyname(name, &value, &size, nil, 0) == 0, value != 0 { features.insert(flag) }
+    }
+    return features
+    #else
+    return []
+    #endif
+}
+#endif
