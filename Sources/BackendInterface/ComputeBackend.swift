@@ -35,8 +35,12 @@ public protocol ComputeBackend: AnyObject, Sendable {
     func read<Result>(_ buffer: BackendBuffer, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result
     /// Waits for every pending operation and reports a sticky failure.
     func synchronize() throws
-    /// Whether operations can compute directly on buffers of `elementType` holding weights (the second
-    /// operand of `gemm` and `conv2d`); otherwise the engine converts them to float32 first.
+    /// Whether every operation accepts operands of `elementType` (computing in float32 inside) and
+    /// writes results of it. float32 always; the engine then passes all operands and results of an
+    /// operation in that one type, except weights (below).
+    func computes(on elementType: ElementType) -> Bool
+    /// Whether `gemm` and `conv2d` compute directly with weights (their second operand) of
+    /// `elementType` whatever the activation type; otherwise the engine converts them first.
     func computesWithWeights(of elementType: ElementType) -> Bool
 
     // MARK: Layout

@@ -79,6 +79,8 @@ public final class CPUBackend: ComputeBackend {
 
     public func synchronize() throws {}
 
+    public func computes(on elementType: ElementType) -> Bool { elementType == .float32 }
+
     public func computesWithWeights(of elementType: ElementType) -> Bool { elementType == .float32 }
 
     /// The CPU buffer behind a buffer this backend made.

@@ -6,9 +6,24 @@ import Foundation
 /// operands are. Devices are cheap handles around a backend, shared by every tensor made on them.
 public final class Device: Sendable, CustomStringConvertible {
     let backend: any ComputeBackend
+    /// The element type of every operation's operands and results on this device: float32, or a
+    /// reduced type the backend computes on (`withActivations(_:)`). Weights may differ.
+    public let activationType: ElementType
 
-    init(backend: any ComputeBackend) {
+    init(backend: any ComputeBackend, activationType: ElementType = .float32) {
         self.backend = backend
+        self.activationType = activationType
+    }
+
+    /// The same device storing activations as `elementType` (fp16 on a GPU: half the memory traffic,
+    /// with float32 accumulation inside the operations).
+    public func withActivations(_ elementType: ElementType) throws -> Device {
+        if elementType == activationType { return self }
+        guard backend.computes(on: elementType) else {
+            throw DeviceError.unavailable(choice: "\(info.identifier) with \(elementType.precisionName)",
+                                          reason: "this device computes only on \(ElementType.allCases.filter(backend.computes(on:)).map(\.precisionName).joined(separator: ", ")) activations")
+        }
+        return Device(backend: backend, activationType: elementType)
     }
 
     /// The CPU with every core.
@@ -29,5 +44,6 @@ public final class Device: Sendable, CustomStringConvertible {
 }
 
 extension Device: Equatable {
-    public static func == (lhs: Device, rhs: Device) -> Bool { lhs === rhs }
+    /// The same backend (tensors of both handles are operands of one another's operations).
+    public static func == (lhs: Device, rhs: Device) -> Bool { lhs.backend === rhs.backend }
 }

@@ -27,7 +27,7 @@ private func binary(_ operation: BinaryOperation, _ a: Tensor, _ b: Tensor) -> T
     guard let shape = broadcastShape(a.shape, b.shape) else {
         preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
     }
-    let (x, y) = (a.computable, b.computable)
+    let (x, y) = (a.operand, b.operand)
     let result = Tensor(uninitializedShape: shape, on: a.device)
     a.backend.binary(operation, x.buffer, y.buffer, into: result.buffer,
                      BroadcastLayout(shape: shape, aStrides: broadcastStrides(a.shape, to: shape),
@@ -36,14 +36,14 @@ private func binary(_ operation: BinaryOperation, _ a: Tensor, _ b: Tensor) -> T
 }
 
 private func scalar(_ operation: ScalarOperation, _ a: Tensor, _ s: Float) -> Tensor {
-    let x = a.computable
+    let x = a.operand
     let result = Tensor(uninitializedShape: a.shape, on: a.device)
     a.backend.scalar(operation, x.buffer, s, into: result.buffer)
     return result
 }
 
 private func unary(_ operation: UnaryOperation, _ a: Tensor) -> Tensor {
-    let x = a.computable
+    let x = a.operand
     let result = Tensor(uninitializedShape: a.shape, on: a.device)
     a.backend.unary(operation, x.buffer, into: result.buffer)
     return result
@@ -67,10 +67,10 @@ extension Tensor {
     public static func += (lhs: inout Tensor, rhs: Tensor) {
         lhs.requireSameDevice(rhs, operation: "+=")
         precondition(broadcastShape(lhs.shape, rhs.shape) == lhs.shape, "+=: \(rhs.shape) does not broadcast to \(lhs.shape)")
-        if lhs.elementType != .float32 { lhs = lhs.converted(to: .float32) }
+        lhs = lhs.operand
         // rhs holds its own reference, so a shared storage is copied here and never aliases the output.
         lhs.makeUnique()
-        let other = rhs.computable
+        let other = rhs.operand
         lhs.backend.binary(.add, lhs.buffer, other.buffer, into: lhs.buffer,
                            BroadcastLayout(shape: lhs.shape, aStrides: contiguousStrides(lhs.shape),
                                            bStrides: broadcastStrides(rhs.shape, to: lhs.shape)))
@@ -80,9 +80,9 @@ extension Tensor {
     public mutating func add(_ other: Tensor, scaledBy scale: Float) {
         requireSameDevice(other, operation: "add(_:scaledBy:)")
         precondition(count == other.count, "add(_:scaledBy:): \(shape) vs \(other.shape)")
-        if elementType != .float32 { self = converted(to: .float32) }
+        self = operand
         makeUnique()
-        backend.accumulate(other.computable.buffer, scale: scale, into: buffer)
+        backend.accumulate(other.operand.buffer, scale: scale, into: buffer)
     }
 }
 
@@ -90,7 +90,7 @@ extension Tensor {
 public func blend(_ a: Tensor, _ b: Tensor, weight: Tensor) -> Tensor {
     a.requireSameDevice(b, weight, operation: "blend")
     precondition(a.shape == b.shape && a.shape == weight.shape, "blend: shapes \(a.shape), \(b.shape), weight \(weight.shape)")
-    let (x, y, w) = (a.computable, b.computable, weight.computable)
+    let (x, y, w) = (a.operand, b.operand, weight.operand)
     let result = Tensor(uninitializedShape: a.shape, on: a.device)
     a.backend.blend(x.buffer, y.buffer, weight: w.buffer, into: result.buffer)
     return result

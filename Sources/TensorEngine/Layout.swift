@@ -81,7 +81,7 @@ extension Tensor {
         precondition(mode == .zeros || height * width > 0, "replicate padding of an empty plane \(shape)")
         let parameters = PadParameters(planes: count / max(height * width, 1), height: height, width: width,
                                        top: top, bottom: bottom, left: left, right: right, mode: mode)
-        let source = computable
+        let source = operand
         let result = Tensor(uninitializedShape: Array(shape.dropLast(2)) + [parameters.outHeight, parameters.outWidth], on: device)
         backend.pad(source.buffer, into: result.buffer, parameters)
         return result
@@ -94,7 +94,7 @@ public func embedding(_ table: Tensor, indices: [Int]) -> Tensor {
     for index in indices {
         precondition(index >= 0 && index < table.shape[0], "embedding index \(index) outside 0..<\(table.shape[0])")
     }
-    let source = table.computable
+    let source = table.operand
     let result = Tensor(uninitializedShape: [indices.count, table.shape[1]], on: table.device)
     table.backend.gatherRows(source.buffer, into: result.buffer,
                              GatherParameters(indices: indices, tableRows: table.shape[0], width: table.shape[1]))

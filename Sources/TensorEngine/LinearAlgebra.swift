@@ -20,7 +20,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         a.backend.fill(result.buffer, value: 0)
         return result
     }
-    let (x, y) = (a.computable, b.weightOperand)
+    let (x, y) = (a.operand, b.weightOperand)
     a.backend.gemm(GEMMParameters(batch: batch, m: m, n: n, k: k, alpha: alpha, transposeA: transposeA,
                                   transposeB: transposeB, bBatchStride: bBatch == 1 ? 0 : k * n),
                    a: x.buffer, b: y.buffer, bias: nil, into: result.buffer)
@@ -46,8 +46,8 @@ public func linear(_ x: Tensor, inputMajorWeight weight: Tensor, bias: Tensor? =
         x.backend.fill(result.buffer, value: 0)
         return result
     }
-    x.backend.gemm(GEMMParameters(m: rows, n: outFeatures, k: inFeatures), a: x.computable.buffer,
-                   b: weight.weightOperand.buffer, bias: bias?.computable.buffer, into: result.buffer)
+    x.backend.gemm(GEMMParameters(m: rows, n: outFeatures, k: inFeatures), a: x.operand.buffer,
+                   b: weight.weightOperand.buffer, bias: bias?.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -75,8 +75,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
     let result = Tensor(uninitializedShape: [parameters.batch, parameters.outChannels, parameters.outHeight, parameters.outWidth],
                         on: x.device)
     guard result.count > 0 else { return result }
-    x.backend.conv2d(parameters, input: x.computable.buffer, weight: weight.weightOperand.buffer,
-                     bias: bias?.computable.buffer, into: result.buffer)
+    x.backend.conv2d(parameters, input: x.operand.buffer, weight: weight.weightOperand.buffer,
+                     bias: bias?.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -105,8 +105,8 @@ public func multiHeadAttention(query: Tensor, key: Tensor, value: Tensor, heads:
     let parameters = AttentionParameters(batch: batch, queryLength: queryLength, keyLength: keyLength, channels: channels,
                                          valueChannels: valueChannels, heads: heads,
                                          scale: 1 / Float(channels / heads).squareRoot(), causal: causal)
-    query.backend.attention(parameters, query: query.computable.buffer, key: key.computable.buffer,
-                            value: value.computable.buffer, into: result.buffer)
+    query.backend.attention(parameters, query: query.operand.buffer, key: key.operand.buffer,
+                            value: value.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -115,6 +115,6 @@ public func softmax(_ x: Tensor) -> Tensor {
     let length = x.dim(-1)
     let result = Tensor(uninitializedShape: x.shape, on: x.device)
     guard result.count > 0 else { return result }
-    x.backend.softmax(RowParameters(rows: x.count / length, length: length), x.computable.buffer, into: result.buffer)
+    x.backend.softmax(RowParameters(rows: x.count / length, length: length), x.operand.buffer, into: result.buffer)
     return result
 }

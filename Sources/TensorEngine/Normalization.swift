@@ -14,7 +14,7 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, 
     guard result.count > 0 else { return result }
     let parameters = GroupNormParameters(batch: x.shape[0], channels: channels, spatial: x.count / (x.shape[0] * channels),
                                          groups: groups, epsilon: epsilon)
-    x.backend.groupNorm(parameters, x.computable.buffer, weight: weight?.computable.buffer, bias: bias?.computable.buffer,
+    x.backend.groupNorm(parameters, x.operand.buffer, weight: weight?.operand.buffer, bias: bias?.operand.buffer,
                         into: result.buffer)
     return result
 }
@@ -32,8 +32,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, epsilon: Floa
                  "layer_norm: affine parameters for \(length) features expected")
     let result = Tensor(uninitializedShape: x.shape, on: x.device)
     guard result.count > 0 else { return result }
-    x.backend.layerNorm(RowParameters(rows: x.count / length, length: length), epsilon: epsilon, x.computable.buffer,
-                        weight: weight?.computable.buffer, bias: bias?.computable.buffer, into: result.buffer)
+    x.backend.layerNorm(RowParameters(rows: x.count / length, length: length), epsilon: epsilon, x.operand.buffer,
+                        weight: weight?.operand.buffer, bias: bias?.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -48,8 +48,8 @@ public func batchNorm(_ x: Tensor, runningMean: Tensor, runningVariance: Tensor,
     guard result.count > 0 else { return result }
     let parameters = BatchNormParameters(batch: x.shape[0], channels: channels, spatial: x.count / (x.shape[0] * channels),
                                          epsilon: epsilon)
-    x.backend.batchNorm(parameters, x.computable.buffer, mean: runningMean.computable.buffer,
-                        variance: runningVariance.computable.buffer, weight: weight?.computable.buffer,
-                        bias: bias?.computable.buffer, into: result.buffer)
+    x.backend.batchNorm(parameters, x.operand.buffer, mean: runningMean.operand.buffer,
+                        variance: runningVariance.operand.buffer, weight: weight?.operand.buffer,
+                        bias: bias?.operand.buffer, into: result.buffer)
     return result
 }

@@ -37,7 +37,7 @@ public func interpolate(_ x: Tensor, size: (Int, Int)? = nil, scaleFactor: Doubl
         mode: mode, alignCorners: alignCorners,
         scaleY: resizeScale(input: height, output: outHeight, factor: factor, alignCorners: corners),
         scaleX: resizeScale(input: width, output: outWidth, factor: factor, alignCorners: corners))
-    x.backend.interpolate(parameters, x.computable.buffer, into: result.buffer)
+    x.backend.interpolate(parameters, x.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -53,7 +53,7 @@ public func gridSample(_ input: Tensor, grid: Tensor, mode: GridSampleMode = .bi
     let result = Tensor(uninitializedShape: [parameters.batch, parameters.channels, parameters.outHeight, parameters.outWidth],
                         on: input.device)
     guard result.count > 0 else { return result }
-    input.backend.gridSample(parameters, input.computable.buffer, grid: grid.computable.buffer, into: result.buffer)
+    input.backend.gridSample(parameters, input.operand.buffer, grid: grid.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -65,6 +65,6 @@ public func avgPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
                                     kernelHeight: kernel.0, kernelWidth: kernel.1, strideY: stride.0, strideX: stride.1)
     let result = Tensor(uninitializedShape: [x.shape[0], x.shape[1], parameters.outHeight, parameters.outWidth], on: x.device)
     guard result.count > 0 else { return result }
-    x.backend.avgPool2d(parameters, x.computable.buffer, into: result.buffer)
+    x.backend.avgPool2d(parameters, x.operand.buffer, into: result.buffer)
     return result
 }

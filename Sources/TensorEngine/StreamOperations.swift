@@ -12,7 +12,7 @@ public func ddimStep(sample: Tensor, modelOutput: Tensor, _ parameters: DDIMStep
     precondition(modelOutput.shape == sample.shape, "DDIM step: model output \(modelOutput.shape) vs sample \(sample.shape)")
     let result = Tensor(uninitializedShape: sample.shape, on: sample.device)
     guard result.count > 0 else { return result }
-    sample.backend.ddimStep(parameters, sample: sample.computable.buffer, modelOutput: modelOutput.computable.buffer,
+    sample.backend.ddimStep(parameters, sample: sample.operand.buffer, modelOutput: modelOutput.operand.buffer,
                             into: result.buffer)
     return result
 }
@@ -35,7 +35,7 @@ public func flowSamplingGrid(_ flow: Tensor) -> Tensor {
     guard result.count > 0 else { return result }
     flow.backend.flowSamplingGrid(FlowGridParameters(batch: batch, height: height, width: width,
                                                      spanX: Float(max(width - 1, 1)), spanY: Float(max(height - 1, 1))),
-                                  flow: flow.computable.buffer, into: result.buffer)
+                                  flow: flow.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -51,7 +51,7 @@ public func convexUpsample(flow: Tensor, mask: Tensor, factor: Int) -> Tensor {
     let result = Tensor(uninitializedShape: [1, 2, height * factor, width * factor], on: flow.device)
     guard result.count > 0 else { return result }
     flow.backend.convexUpsample(ConvexUpsampleParameters(height: height, width: width, factor: factor),
-                                flow: flow.computable.buffer, mask: mask.computable.buffer, into: result.buffer)
+                                flow: flow.operand.buffer, mask: mask.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -70,8 +70,8 @@ public func correlationLookup(volumes: [Tensor], coordinates: Tensor, radius: In
     }
     let result = Tensor(uninitializedShape: [1, parameters.outputChannels, parameters.height, parameters.width], on: coordinates.device)
     guard result.count > 0 else { return result }
-    coordinates.backend.correlationLookup(parameters, volumes: volumes.map { $0.computable.buffer },
-                                          coordinates: coordinates.computable.buffer, into: result.buffer)
+    coordinates.backend.correlationLookup(parameters, volumes: volumes.map { $0.operand.buffer },
+                                          coordinates: coordinates.operand.buffer, into: result.buffer)
     return result
 }
 
@@ -88,9 +88,9 @@ public func correlationLookup(queries: Tensor, keys: [Tensor], levelSizes: [[Int
     }
     let result = Tensor(uninitializedShape: [1, parameters.outputChannels, parameters.height, parameters.width], on: coordinates.device)
     guard result.count > 0 else { return result }
-    coordinates.backend.correlationLookupOnDemand(parameters, queries: queries.computable.buffer,
-                                                  keys: keys.map { $0.computable.buffer },
-                                                  coordinates: coordinates.computable.buffer, into: result.buffer)
+    coordinates.backend.correlationLookupOnDemand(parameters, queries: queries.operand.buffer,
+                                                  keys: keys.map { $0.operand.buffer },
+                                                  coordinates: coordinates.operand.buffer, into: result.buffer)
     return result
 }
 

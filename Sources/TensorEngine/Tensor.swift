@@ -31,11 +31,13 @@ public struct Tensor: Sendable, CustomStringConvertible {
         self.storage = storage
     }
 
-    /// Uninitialised storage for `shape` (the engine's operations write every element).
-    init(uninitializedShape shape: [Int], elementType: ElementType = .float32, on device: Device) {
+    /// Uninitialised storage for `shape` (the engine's operations write every element), by default
+    /// of the device's activation type.
+    init(uninitializedShape shape: [Int], elementType: ElementType? = nil, on device: Device) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         let count = shape.reduce(1, *)
-        self.init(shape: shape, storage: TensorStorage(device: device, buffer: device.backend.makeBuffer(count: count, elementType: elementType)))
+        let buffer = device.backend.makeBuffer(count: count, elementType: elementType ?? device.activationType)
+        self.init(shape: shape, storage: TensorStorage(device: device, buffer: buffer))
     }
 
     public init(zeros shape: [Int], on device: Device = .cpu) {
@@ -92,14 +94,16 @@ extension Tensor {
     func requireSameDevice(_ others: Tensor?..., operation: StaticString) {
         for other in others {
             guard let other else { continue }
-            precondition(other.device === device,
+            precondition(other.device == device,
                          "\(operation): operands on \(device.info.identifier) and \(other.device.info.identifier); move one with to(_:)")
         }
     }
 
-    /// A float32 view of this tensor for computing: itself, or a converted copy.
-    var computable: Tensor { elementType == .float32 ? self : converted(to: .float32) }
+    /// This tensor as an operand of an operation: in the device's activation type (every operand
+    /// and result of an operation has it), converted when stored otherwise.
+    var operand: Tensor { converted(to: device.activationType) }
 
-    /// Weights in a type the backend computes with directly, else converted to float32.
-    var weightOperand: Tensor { backend.computesWithWeights(of: elementType) ? self : converted(to: .float32) }
+    /// A weight operand (of `matmul`, `linear`, `conv2d`): kept in a type the backend computes with
+    /// directly (bf16 weights on a CPU with AVX512-BF16), else like any operand.
+    var weightOperand: Tensor { backend.computesWithWeights(of: elementType) ? self : operand }
 }

@@ -45,7 +45,7 @@ extension Tensor {
 
     /// The same values on `device` (itself when already there).
     public func to(_ device: Device) throws -> Tensor {
-        if device === self.device { return self }
+        if device == self.device { return self }
         return try withStoredBytes { source in
             Tensor(shape: shape, elementType: elementType, on: device) { $0.copyMemory(from: source) }
         }
@@ -84,7 +84,7 @@ extension Tensor {
     public func rgb8() throws -> [UInt8] {
         precondition(rank == 4 && shape[0] == 1 && shape[1] == 3, "rgb8 needs a [1, 3, H, W] image, got \(shape)")
         let plane = shape[2] * shape[3]
-        let image = computable
+        let image = converted(to: .float32)
         return try image.backend.read(image.buffer) { bytes in
             let values = bytes.bindMemory(to: Float.self)
             var pixels = [UInt8](repeating: 0, count: plane * 3)
