@@ -5,30 +5,13 @@
 import Checkpoints
 import TensorEngine
 
-extension UNetArchitecture {
-    init(_ config: ControlNetConfig) {
-        let count = config.downBlockTypes.count
-        inChannels = config.inChannels
-        blockOutChannels = config.blockOutChannels
-        downBlocks = config.downBlockTypes.map { DownBlockKind(rawValue: $0)! }
-        layersPerBlock = Array(repeating: config.layersPerBlock, count: count)
-        transformerDepths = config.transformerLayersPerBlock.values(blocks: count)!
-        heads = (config.numAttentionHeads ?? config.attentionHeadDim).values(blocks: count)!
-        onlyCrossAttention = config.onlyCrossAttention.values(blocks: count)!
-        contextChannels = Array(repeating: config.crossAttentionDim, count: count)
-        linearProjection = config.useLinearProjection
-        groups = config.normNumGroups!
-        epsilon = config.normEps
-        downsamplePadding = config.downsamplePadding
-        hasMidBlock = true
-        midBlockScaleFactor = config.midBlockScaleFactor
-        timeScaleShift = config.resnetTimeScaleShift == "scale_shift"
-        flipSinToCos = config.flipSinToCos
-        frequencyShift = Float(config.freqShift)
-        timeEmbeddingChannels = config.blockOutChannels[0] * 4
-        classCount = config.numClassEmbeds
-        convInKernel = 3
-    }
+extension ControlNetConfig: DownPathConfig {
+    var downLayersPerBlock: PerBlock<Int> { .shared(layersPerBlock) }
+    /// ControlNet honours num_attention_heads, falling back to attention_head_dim (the head count).
+    var headsPerBlock: PerBlock<Int> { numAttentionHeads ?? attentionHeadDim }
+    var contextChannelsPerBlock: PerBlock<Int> { .shared(crossAttentionDim) }
+    var timeEmbeddingChannels: Int { blockOutChannels[0] * 4 }
+    var downPathConvInKernel: Int { 3 }
 }
 
 /// `ControlNetConditioningEmbedding`: conv_in, then per stage a 3x3 conv and a stride-2 3x3 conv that

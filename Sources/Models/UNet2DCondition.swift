@@ -4,6 +4,41 @@
 import Checkpoints
 import TensorEngine
 
+/// What UNet2DConditionModel's and ControlNetModel's configs share: the settings of the down path
+/// (embeddings, conv_in, down blocks, mid block). The few that differ between the two are resolved by
+/// each config (ControlNet has one layer count, honours num_attention_heads, one context width...).
+protocol DownPathConfig {
+    var inChannels: Int { get }
+    var blockOutChannels: [Int] { get }
+    var downBlockTypes: [String] { get }
+    var midBlockType: String? { get }
+    var onlyCrossAttention: PerBlock<Bool> { get }
+    var transformerLayersPerBlock: PerBlock<TransformerDepth> { get }
+    var useLinearProjection: Bool { get }
+    var normNumGroups: Int? { get }
+    var normEps: Float { get }
+    var downsamplePadding: Int { get }
+    var midBlockScaleFactor: Float { get }
+    var resnetTimeScaleShift: String { get }
+    var flipSinToCos: Bool { get }
+    var freqShift: Int { get }
+    var numClassEmbeds: Int? { get }
+    var downLayersPerBlock: PerBlock<Int> { get }
+    var headsPerBlock: PerBlock<Int> { get }
+    var contextChannelsPerBlock: PerBlock<Int> { get }
+    var timeEmbeddingChannels: Int { get }
+    var downPathConvInKernel: Int { get }
+}
+
+extension UNet2DConditionConfig: DownPathConfig {
+    var downLayersPerBlock: PerBlock<Int> { layersPerBlock }
+    /// diffusers' UNet takes `attention_head_dim` as the head count (num_attention_heads is ignored).
+    var headsPerBlock: PerBlock<Int> { attentionHeadDim }
+    var contextChannelsPerBlock: PerBlock<Int> { crossAttentionDim }
+    var timeEmbeddingChannels: Int { timeEmbeddingDim ?? blockOutChannels[0] * 4 }
+    var downPathConvInKernel: Int { convInKernel }
+}
+
 /// The resolved per-block layout both UNet2DConditionModel and ControlNetModel build their down path
 /// from (diffusers' int-or-list settings expanded to one value per down block).
 struct UNetArchitecture {
@@ -56,16 +91,17 @@ struct UNetArchitecture {
         return nil
     }
 
-    init(_ config: UNet2DConditionConfig) {
+    /// The layout of either model's down path; both configs resolve their int-or-list settings here.
+    init(_ config: some DownPathConfig) {
         let count = config.downBlockTypes.count
         inChannels = config.inChannels
         blockOutChannels = config.blockOutChannels
         downBlocks = config.downBlockTypes.map { DownBlockKind(rawValue: $0)! }
-        layersPerBlock = config.layersPerBlock.values(blocks: count)!
+        layersPerBlock = config.downLayersPerBlock.values(blocks: count)!
         transformerDepths = config.transformerLayersPerBlock.values(blocks: count)!
-        heads = config.attentionHeadDim.values(blocks: count)!
+        heads = config.headsPerBlock.values(blocks: count)!
         onlyCrossAttention = config.onlyCrossAttention.values(blocks: count)!
-        contextChannels = config.crossAttentionDim.values(blocks: count)!
+        contextChannels = config.contextChannelsPerBlock.values(blocks: count)!
         linearProjection = config.useLinearProjection
         groups = config.normNumGroups!
         epsilon = config.normEps
@@ -75,9 +111,9 @@ struct UNetArchitecture {
         timeScaleShift = config.resnetTimeScaleShift == "scale_shift"
         flipSinToCos = config.flipSinToCos
         frequencyShift = Float(config.freqShift)
-        timeEmbeddingChannels = config.timeEmbeddingDim ?? config.blockOutChannels[0] * 4
+        timeEmbeddingChannels = config.timeEmbeddingChannels
         classCount = config.numClassEmbeds
-        convInKernel = config.convInKernel
+        convInKernel = config.downPathConvInKernel
     }
 
     func transformerSettings(block: Int) -> TransformerSettings {

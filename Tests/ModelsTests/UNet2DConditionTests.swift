@@ -71,6 +71,17 @@ final class UNet2DConditionTests: XCTestCase {
         try checkUNet("unet_asym")
     }
 
+    /// The parameter walk finds every checkpoint tensor once, on the loader's device.
+    func testParametersListEveryCheckpointTensor() throws {
+        let parity = try UNetParityCase("unet_x4")
+        let stateDict = parity.fixture.stateDict(prefix: "unet.")
+        let parameters = try parity.unet().parameters()
+        XCTAssertEqual(parameters.count, stateDict.keys.count)
+        XCTAssertEqual(parameters.reduce(0) { $0 + $1.tensor.count }, stateDict.entries.values.reduce(0) { $0 + $1.elementCount })
+        XCTAssertEqual(Set(parameters.map(\.path)).count, parameters.count, "paths are unique")
+        XCTAssert(parameters.contains { $0.path == "downPath.convIn.weight" }, "\(parameters.prefix(3).map(\.path))")
+    }
+
     func testConfigMirrorsDiffusersJSON() throws {
         let config = try UNet2DConditionCase.config("unet_x4_unet")
         XCTAssertEqual(config.attentionHeadDim, .shared(8))

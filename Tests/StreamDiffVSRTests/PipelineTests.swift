@@ -12,6 +12,7 @@ import XCTest
 
 final class PipelineTests: XCTestCase {
     private static var cachedPipeline: Pipeline?
+    private static var cachedFlowWeights: URL?
 
     private var fixtures: URL { Bundle.module.url(forResource: "Fixtures", withExtension: nil)! }
 
@@ -25,8 +26,40 @@ final class PipelineTests: XCTestCase {
         try FormulaWeights.writeSafeTensors(parameters, to: flowWeights.path)
         let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")),
                                     flowWeights: flowWeights)
+        Self.cachedFlowWeights = flowWeights
         Self.cachedPipeline = pipeline
         return pipeline
+    }
+
+    /// Older transformers versions saved CLIPTextModel's `position_ids` buffer (int64 [1, 77]) in the
+    /// checkpoint; such a text encoder loads, and the buffer is not taken for a parameter.
+    func testTextEncoderCheckpointCarryingPositionIDsLoads() throws {
+        let model = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-model-position-ids-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: model) }
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tiny_model"), to: model)
+        let checkpoint = model.appendingPathComponent("text_encoder/model.safetensors")
+        let positions = (0..<77).flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) }
+        try appendTensor("text_model.embeddings.position_ids", dtype: "I64", shape: [1, 77], bytes: positions, to: checkpoint)
+        let original = try tinyPipeline()
+        let pipeline = try Pipeline(model: ModelRepository(root: model), flowWeights: try XCTUnwrap(Self.cachedFlowWeights))
+        XCTAssertEqual(pipeline.textEncoder.parameters().count, original.textEncoder.parameters().count)
+        assertClose(pipeline.promptEmbedding(""), original.promptEmbedding(""), tolerance: 0, "same text states")
+    }
+
+    /// Rewrites a safetensors file with one more tensor after the others.
+    private func appendTensor(_ key: String, dtype: String, shape: [Int], bytes: [UInt8], to url: URL) throws {
+        let data = try Data(contentsOf: url)
+        let headerLength = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        var header = try XCTUnwrap(JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+        let payload = data.subdata(in: (8 + headerLength)..<data.count)
+        header[key] = ["dtype": dtype, "shape": shape, "data_offsets": [payload.count, payload.count + bytes.count]]
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var file = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Data($0) }
+        file.append(json)
+        file.append(payload)
+        file.append(contentsOf: bytes)
+        try file.write(to: url)
     }
 
     /// A moving pattern: frame `index` of a synthetic clip, `width` x `height`.
