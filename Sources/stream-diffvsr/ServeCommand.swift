@@ -33,8 +33,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("default-steps"), help: "Inference steps the page starts with.")
     var defaultSteps = 4
 
-    @Option(help: "Seed of the initial noise.")
+    @Option(help: "Seed of the initial noise (the original's inference.py uses 42).")
     var seed: UInt64 = 42
+
+    @OptionGroup var noiseOptions: NoiseOptions
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -58,6 +60,7 @@ struct ServeCommand: ParsableCommand {
             var settings = PipelineSettings(modelReference: configuration.modelID, flowWeights: flowWeights)
             settings.numInferenceSteps = defaultSteps
             settings.seed = seed
+            settings.noise = noiseOptions.source
             settings.threads = threads
             let tools = try FFmpegTools.locate()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try PipelineProvider(settings: settings)
