@@ -1,8 +1,9 @@
 // The single-precision log and sincos of PyTorch's AVX2 normal kernel (aten/src/ATen/native/cpu/
 // avx_mathfun.h: Pommier's Cephes-based polynomials, eight lanes at a time). They are not correctly
 // rounded, so reproducing torch.randn bit for bit needs the same operations in the same order; this is a
-// one-lane rewrite of the same algorithm. Where the C code multiplies and then adds, GCC (which builds the
-// released wheels) fuses the two into one FMA; `fused(_:_:_:)` marks those places.
+// one-lane rewrite of the same algorithm. Where a product feeds only an addition, GCC (which builds the
+// released wheels, contracting by default) fuses the two into one FMA; `fused(_:_:_:)` marks those places.
+// Without them 10 of the fixture's first 1000 normals differ from torch by an ulp.
 
 import Foundation
 
