@@ -13,6 +13,11 @@ public struct SessionOptions: Sendable {
     /// Explicit initial noise [N, latentChannels, h, w]: frame i starts from `initialLatents[i]`
     /// (reproduces a reference run). Frames beyond N fall back to seeded noise.
     public var initialLatents: Tensor?
+    /// Generator of the seeded noise: `.torchCUDA`/`.torchCPU` draw the original's latents for `seed` (TorchNoise.swift).
+    public var noise: NoiseSource = .native
+    /// A torch generator shared by the sessions of one run, continued in the order they draw, as the original
+    /// draws the sequences of a folder one after another; nil: the session starts its own from `noise` and `seed`.
+    public var torchNoise: TorchNoiseStream?
     /// RAFT refinement iterations (the reference uses 12).
     public var flowIterations: Int = 12
     /// Called after every denoising step and every finished frame.
@@ -39,6 +44,7 @@ public final class StreamSession {
     private var frameSize: (width: Int, height: Int)?
     /// `options.initialLatents` on the pipeline's device.
     private let injectedLatents: Tensor?
+    private lazy var torchNoise = options.torchNoise ?? TorchNoiseStream(source: options.noise, seed: options.seed)
 
     init(pipeline: Pipeline, options: SessionOptions) throws {
         self.pipeline = pipeline
@@ -94,7 +100,7 @@ public final class StreamSession {
             let warped = MotionCompensation.flowWarp(previous.decoded, flow: flow)
             guidance = (warped, pipeline.autoencoder.temporalFeatures(warped))
         }
-        var latents = initialNoise(height: lowResolution.shape[2], width: lowResolution.shape[3])
+        var latents = try initialNoise(height: lowResolution.shape[2], width: lowResolution.shape[3])
         for (step, timestep) in scheduler.timesteps.enumerated() {
             let modelInput = concat([scheduler.scaleModelInput(latents, timestep: timestep), lowResolution], axis: 1)
             var residuals: (down: [Tensor], mid: Tensor)?
@@ -115,12 +121,16 @@ public final class StreamSession {
     }
 
     /// Initial latents of the current frame: the injected ones, or seeded Gaussian noise, times init_noise_sigma.
-    func initialNoise(height: Int, width: Int) -> Tensor {
+    func initialNoise(height: Int, width: Int) throws -> Tensor {
         let shape = [1, pipeline.latentChannels, height, width]
+        // Torch noise is drawn for injected frames too, so that frame i always gets the original's i-th latent.
+        let torchLatents = try torchNoise?.nextLatents(count: shape.reduce(1, *))
         let noise: Tensor
         if let injected = injectedLatents, frameIndex < injected.shape[0],
            Array(injected.shape[1...]) == Array(shape[1...]) {
             noise = injected.slice(axis: 0, frameIndex..<(frameIndex + 1))
+        } else if let torchLatents {
+            noise = Tensor(shape: shape, scalars: torchLatents, on: pipeline.device)
         } else {
             var generator = GaussianNoise(seed: options.seed, stream: UInt64(frameIndex))
             noise = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.next() }, on: pipeline.device)
@@ -135,8 +145,8 @@ public final class StreamSession {
     }
 }
 
-/// Deterministic standard normal samples (SplitMix64 + Box-Muller), independent per (seed, stream).
-/// PyTorch's generator cannot be reproduced bit for bit, so reference runs inject their latents instead.
+/// Deterministic standard normal samples (SplitMix64 + Box-Muller), independent per (seed, stream): the
+/// `.native` noise source.
 struct GaussianNoise {
     private var state: UInt64
     private var spare: Float?

@@ -13,6 +13,7 @@ struct PipelineSettings {
     var numInferenceSteps: Int = 4
     var prompt: String = ""
     var seed: UInt64 = 0
+    var noise: NoiseSource = .native
     var initialLatentsPath: String?
     var device: DeviceChoice = .automatic
     /// CPU engine threads (default: all cores).
@@ -38,6 +39,8 @@ enum PipelineSetupError: Error, CustomStringConvertible {
 struct PipelineUpscalerFactory: UpscalerFactory {
     let pipeline: Pipeline
     let options: SessionOptions
+    /// One torch generator for the whole run: sequences continue it in order, as in the original.
+    private let torchNoise: TorchNoiseStream?
 
     init(settings: PipelineSettings) throws {
         let (device, note) = try Device.open(settings.device, threads: settings.threads)
@@ -53,15 +56,19 @@ struct PipelineUpscalerFactory: UpscalerFactory {
         options.numInferenceSteps = settings.numInferenceSteps
         options.prompt = settings.prompt
         options.seed = settings.seed
+        options.noise = settings.noise
         options.flowIterations = settings.flowIterations
         if let path = settings.initialLatentsPath {
             options.initialLatents = try SafeTensorsFile(path: path).tensor("latents")
         }
         self.options = options
+        torchNoise = TorchNoiseStream(source: settings.noise, seed: settings.seed)
     }
 
     func makeUpscaler(sequence: String) throws -> FrameUpscaling {
-        try pipeline.makeSession(options)
+        var options = options
+        options.torchNoise = torchNoise
+        return try pipeline.makeSession(options)
     }
 
     private static func resolveFlowWeights(_ reference: String, hub: HubClient) throws -> URL {

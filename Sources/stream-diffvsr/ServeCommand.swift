@@ -34,8 +34,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("default-steps"), help: "Inference steps the page starts with.")
     var defaultSteps = 4
 
-    @Option(help: "Seed of the initial noise.")
+    @Option(help: "Seed of the initial noise (the original's inference.py uses 42).")
     var seed: UInt64 = 42
+
+    @OptionGroup var noiseOptions: NoiseOptions
 
     @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N.")
     var device: DeviceChoice = .automatic
@@ -63,6 +65,7 @@ struct ServeCommand: ParsableCommand {
             settings.numInferenceSteps = defaultSteps
             settings.seed = seed
             settings.device = device
+            settings.noise = noiseOptions.source
             settings.threads = threads
             let tools = try FFmpegTools.locate()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try PipelineProvider(settings: settings)

@@ -36,8 +36,10 @@ struct UpscaleCommand: ParsableCommand {
     @Option(help: "Text prompt (the reference always uses the empty prompt).")
     var prompt = ""
 
-    @Option(help: "Seed of the initial noise.")
+    @Option(help: "Seed of the initial noise (the original's inference.py uses 42).")
     var seed: UInt64 = 42
+
+    @OptionGroup var noiseOptions: NoiseOptions
 
     @Option(name: .customLong("initial-latents"),
             help: "Safetensors file with a tensor `latents` [N, 4, h, w]; frame i of each sequence starts from latents[i].")
@@ -96,6 +98,7 @@ struct UpscaleCommand: ParsableCommand {
         settings.numInferenceSteps = numInferenceSteps
         settings.prompt = prompt
         settings.seed = seed
+        settings.noise = noiseOptions.source
         settings.initialLatentsPath = initialLatents
         settings.device = device
         settings.threads = threads

@@ -96,12 +96,14 @@ final class CommandLineTests: XCTestCase {
         let result = try run(["upscale", "--in_path", input.path, "--out_path", output.path] + modelArguments)
         XCTAssertEqual(result.status, 0, result.errors)
 
-        // The same frames through the library (the CLI's default seed is 42) give the same PNGs.
+        // The same frames through the library give the same PNGs. The CLI's defaults are seed 42 and the
+        // original's CUDA noise, one generator continued from sequence to sequence.
         let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")),
                                     flowWeights: URL(fileURLWithPath: work.appendingPathComponent("raft.safetensors").path))
         var options = SessionOptions()
         options.seed = 42
         options.numInferenceSteps = 2
+        options.torchNoise = TorchNoiseStream(source: .torchCUDA(.rtx4090), seed: 42)
         for sequence in ["seqA", "seqB"] {
             let session = try pipeline.makeSession(options)
             for index in 0..<2 {
@@ -111,6 +113,30 @@ final class CommandLineTests: XCTestCase {
                 XCTAssertEqual(written, try session.upscale(frame(index)), "\(sequence)/f\(index).png")
             }
         }
+    }
+
+    /// The original pipeline run on the CPU from set_seed(42) without injected latents
+    /// (tools/fixtures/gen_original_seeded_run.py: two sequences, one generator), reproduced from the seed.
+    func testSeededRunReproducesTheOriginalOnTheCPU() throws {
+        let fixture = fixtures.appendingPathComponent("original_seeded_run")
+        let output = work.appendingPathComponent("out")
+        let result = try run(["upscale", "--in_path", fixture.appendingPathComponent("input").path, "--out_path", output.path,
+                              "--model-id", fixtures.appendingPathComponent("tiny_model").path, "--flow-weights", try flowWeights(),
+                              "--seed", "42", "--noise", "torch-cpu"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        var frames = 0
+        for sequence in ["seqA", "seqB"] {
+            let expectedFolder = fixture.appendingPathComponent("expected/\(sequence)")
+            for name in try FileManager.default.contentsOfDirectory(atPath: expectedFolder.path).sorted() {
+                let expected = try ImageFile.read(expectedFolder.appendingPathComponent(name).path)
+                let written = try ImageFile.read(output.appendingPathComponent("input/\(sequence)/\(name)").path)
+                let decibels = psnr(written, expected)
+                print("seeded run \(sequence)/\(name): \(String(format: "%.1f", decibels)) dB")
+                XCTAssertGreaterThanOrEqual(decibels, 60, "\(sequence)/\(name)")
+                frames += 1
+            }
+        }
+        XCTAssertEqual(frames, 5)
     }
 
     func testVideoFileWithAudioKeepsFrameRateAndAudio() throws {
