@@ -69,8 +69,9 @@ public struct RAFT {
         let first = needsPadding ? image1.padded(bottom: paddedHeight - height, right: paddedWidth - width, mode: .replicate) : image1
         let second = needsPadding ? image2.padded(bottom: paddedHeight - height, right: paddedWidth - width, mode: .replicate) : image2
 
-        let fmaps = featureEncoder(concat([first, second], axis: 0))
-        let (fmap1, fmap2) = (fmaps.slice(axis: 0, 0..<1), fmaps.slice(axis: 0, 1..<2))
+        // One image at a time (torchvision batches the pair): the same numbers, as instance norm and the
+        // convolutions work per image, at half the peak memory on large frames.
+        let (fmap1, fmap2) = (featureEncoder(first), featureEncoder(second))
         let pyramid = CorrelationPyramid(fmap1: fmap1, fmap2: fmap2, strategy: correlationStrategy)
         let contextOutput = contextEncoder(first)
         let hiddenChannels = RAFTUpdateBlock.hiddenChannels
@@ -96,7 +97,7 @@ public struct RAFT {
             }
         }
         return Estimate(flow: flow, lowResolutionFlows: lowResolutionFlows, upsampledFlows: upsampledFlows,
-                        featureMaps: keepIntermediates ? fmaps : nil, contextFeatures: keepIntermediates ? contextOutput : nil)
+                        featureMaps: keepIntermediates ? concat([fmap1, fmap2], axis: 0) : nil, contextFeatures: keepIntermediates ? contextOutput : nil)
     }
 
     static func paddedSide(_ side: Int) -> Int {

@@ -13,6 +13,7 @@ public enum PipelineError: Error, CustomStringConvertible {
     case invalidFrame(String)
     case initialLatents(path: String, reason: String)
     case frameTooSmall(width: Int, height: Int, minimum: Int)
+    case invalidOption(String)
 
     public var description: String {
         switch self {
@@ -24,6 +25,8 @@ public enum PipelineError: Error, CustomStringConvertible {
             return "\(path): \(reason)"
         case let .frameTooSmall(width, height, minimum):
             return "frame \(width)x\(height) is too small: each side must be at least \(minimum) pixels"
+        case let .invalidOption(reason):
+            return "invalid option: \(reason)"
         }
     }
 }
@@ -40,6 +43,9 @@ public final class Pipeline: @unchecked Sendable {
     public let flowNetwork: RAFT
     public let schedulerConfig: DDIMSchedulerConfig
     public let unetConfig: UNet2DConditionConfig
+
+    /// Bytes of every network's parameters on the device.
+    public let parameterBytes: Int
 
     private let embeddingCache = PromptEmbeddingCache()
 
@@ -61,6 +67,8 @@ public final class Pipeline: @unchecked Sendable {
         tokenizer = try CLIPTokenizer(directory: model.directory(of: .tokenizer))
         schedulerConfig = try DDIMSchedulerConfig.load(from: model.config(of: .scheduler))
         flowNetwork = try Self.load(flowWeights, device: device, ignoring: RAFT.isUnusedKey) { RAFT(weights: $0) }
+        let networks: [any Module] = [unet, controlNet, autoencoder, textEncoder, flowNetwork]
+        parameterBytes = networks.reduce(0) { $0 + $1.parameterBytes }
     }
 
     private static func load<Model>(_ file: URL, device: Device, ignoring: (String) -> Bool = { _ in false },

@@ -20,6 +20,11 @@ public struct SessionOptions: Sendable {
     public var torchNoise: TorchNoiseStream?
     /// RAFT refinement iterations (the reference uses 12).
     public var flowIterations: Int = 12
+    /// Whether frames are denoised and decoded in tiles (flow and warping always see the whole frame).
+    public var tiling: Tiling = .automatic(maxMemoryBytes: nil)
+    /// Overlap of neighbouring tiles, in LR pixels.
+    public var tileOverlap: Int = 16
+    public var tileBlending: TileBlending = .latent
     /// Called after every denoising step and every finished frame.
     public var progress: (@Sendable (SessionProgress) -> Void)?
 
@@ -94,28 +99,24 @@ public final class StreamSession {
     func denoiseAndDecode(_ lowResolution: Tensor) throws -> Tensor {
         let textEmbedding = pipeline.promptEmbedding(options.prompt)
         let upscaled = MotionCompensation.bicubicUpscale(lowResolution, factor: pipeline.autoencoder.scaleFactor)
-        var guidance: (warped: Tensor, features: [Tensor])?
+        var warped: Tensor?
         if let previous {
             let flow = pipeline.flowNetwork(image1: upscaled, image2: previous.upscaled, iterations: options.flowIterations)
-            let warped = MotionCompensation.flowWarp(previous.decoded, flow: flow)
-            guidance = (warped, pipeline.autoencoder.temporalFeatures(warped))
+            warped = MotionCompensation.flowWarp(previous.decoded, flow: flow)
         }
-        var latents = try initialNoise(height: lowResolution.shape[2], width: lowResolution.shape[3])
-        for (step, timestep) in scheduler.timesteps.enumerated() {
-            let modelInput = concat([scheduler.scaleModelInput(latents, timestep: timestep), lowResolution], axis: 1)
-            var residuals: (down: [Tensor], mid: Tensor)?
-            if let guidance {
-                residuals = pipeline.controlNet(modelInput, timestep: Float(timestep), encoderHiddenStates: textEmbedding,
-                                                condition: guidance.warped, conditioningScale: 1)
-            }
-            let noisePrediction = pipeline.unet(modelInput, timestep: Float(timestep), encoderHiddenStates: textEmbedding,
-                                                downBlockAdditionalResiduals: residuals?.down,
-                                                midBlockAdditionalResidual: residuals?.mid)
-            latents = scheduler.step(modelOutput: noisePrediction, timestep: timestep, sample: latents)
-            options.progress?(.denoisingStep(frame: frameIndex, step: step + 1, of: scheduler.timesteps.count))
+        let (height, width) = (lowResolution.shape[2], lowResolution.shape[3])
+        let initial = try initialNoise(height: height, width: width)
+        let frame = frameIndex, progress = options.progress
+        let diffusion = FrameDiffusion(pipeline: pipeline, scheduler: scheduler, textEmbedding: textEmbedding) { step, total in
+            progress?(.denoisingStep(frame: frame, step: step, of: total))
         }
-        let decoded = pipeline.autoencoder.decode(latents / pipeline.autoencoder.scalingFactor,
-                                                  temporalFeatures: guidance?.features)
+        let decoded: Tensor
+        if let plan = try tilePlan(height: height, width: width), plan.isTiled {
+            decoded = diffusion.denoiseAndDecode(initial, lowResolution: lowResolution, warped: warped, plan: plan,
+                                                 blending: options.tileBlending)
+        } else {
+            decoded = diffusion.decode(diffusion.denoise(initial, lowResolution: lowResolution, condition: warped), warped: warped)
+        }
         previous = (decoded, upscaled)
         return decoded
     }

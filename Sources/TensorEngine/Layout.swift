@@ -100,3 +100,36 @@ public func embedding(_ table: Tensor, indices: [Int]) -> Tensor {
                              GatherParameters(indices: indices, tableRows: table.shape[0], width: table.shape[1]))
     return result
 }
+
+extension Tensor {
+    /// The `height` x `width` window at (`row`, `column`) of the last two dimensions (a copy).
+    public func window(row: Int, column: Int, height: Int, width: Int) -> Tensor {
+        precondition(rank >= 2 && row >= 0 && column >= 0 && height >= 0 && width >= 0
+                     && row + height <= dim(-2) && column + width <= dim(-1),
+                     "window (\(row), \(column)) \(height)x\(width) outside \(shape)")
+        let newShape = Array(shape.dropLast(2)) + [height, width]
+        let result = Tensor(uninitializedShape: newShape, elementType: elementType, on: device)
+        guard result.count > 0 else { return result }
+        let strides = contiguousStrides(shape)
+        backend.copy(buffer, into: result.buffer,
+                     StridedCopy(shape: newShape, sourceOffset: row * strides[rank - 2] + column, sourceStrides: strides,
+                                 outputOffset: 0, outputStrides: contiguousStrides(newShape)))
+        return result
+    }
+
+    /// In place: the window of `tile`'s size at (`row`, `column`) of the last two dimensions takes
+    /// `tile`'s values (the leading dimensions must be equal).
+    public mutating func replaceWindow(row: Int, column: Int, with tile: Tensor) {
+        requireSameDevice(tile, operation: "replaceWindow")
+        precondition(tile.rank == rank && tile.shape.dropLast(2) == shape.dropLast(2) && row >= 0 && column >= 0
+                     && row + tile.dim(-2) <= dim(-2) && column + tile.dim(-1) <= dim(-1),
+                     "window \(tile.shape) at (\(row), \(column)) outside \(shape)")
+        makeUnique()
+        guard tile.count > 0 else { return }
+        let source = tile.converted(to: elementType)
+        let strides = contiguousStrides(shape)
+        backend.copy(source.buffer, into: buffer,
+                     StridedCopy(shape: tile.shape, sourceOffset: 0, sourceStrides: contiguousStrides(tile.shape),
+                                 outputOffset: row * strides[rank - 2] + column, outputStrides: strides))
+    }
+}

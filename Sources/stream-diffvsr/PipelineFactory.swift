@@ -19,6 +19,9 @@ struct PipelineSettings {
     /// CPU engine threads (default: all cores).
     var threads: Int?
     var flowIterations: Int = 12
+    var tiling: Tiling = .automatic(maxMemoryBytes: nil)
+    var tileOverlap = 16
+    var tileBlending: TileBlending = .latent
     /// Per-component folders replacing the model's own (the original's `--unet_pretrained_weight` etc.).
     var componentOverrides: [ModelRepository.Component: String] = [:]
 }
@@ -58,6 +61,9 @@ struct PipelineUpscalerFactory: UpscalerFactory {
         options.seed = settings.seed
         options.noise = settings.noise
         options.flowIterations = settings.flowIterations
+        options.tiling = settings.tiling
+        options.tileOverlap = settings.tileOverlap
+        options.tileBlending = settings.tileBlending
         if let path = settings.initialLatentsPath {
             options.initialLatents = try SafeTensorsFile(path: path).tensor("latents")
         }

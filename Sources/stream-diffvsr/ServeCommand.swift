@@ -39,6 +39,8 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup var noiseOptions: NoiseOptions
 
+    @OptionGroup var tilingOptions: TilingOptions
+
     @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N.")
     var device: DeviceChoice = .automatic
 
@@ -66,6 +68,9 @@ struct ServeCommand: ParsableCommand {
             settings.seed = seed
             settings.device = device
             settings.noise = noiseOptions.source
+            settings.tiling = tilingOptions.tiling
+            settings.tileOverlap = tilingOptions.tileOverlap
+            settings.tileBlending = tilingOptions.tileBlending
             settings.threads = threads
             let tools = try FFmpegTools.locate()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try PipelineProvider(settings: settings)

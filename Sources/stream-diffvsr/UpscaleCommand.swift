@@ -41,6 +41,8 @@ struct UpscaleCommand: ParsableCommand {
 
     @OptionGroup var noiseOptions: NoiseOptions
 
+    @OptionGroup var tilingOptions: TilingOptions
+
     @Option(name: .customLong("initial-latents"),
             help: "Safetensors file with a tensor `latents` [N, 4, h, w]; frame i of each sequence starts from latents[i].")
     var initialLatents: String?
@@ -99,6 +101,9 @@ struct UpscaleCommand: ParsableCommand {
         settings.prompt = prompt
         settings.seed = seed
         settings.noise = noiseOptions.source
+        settings.tiling = tilingOptions.tiling
+        settings.tileOverlap = tilingOptions.tileOverlap
+        settings.tileBlending = tilingOptions.tileBlending
         settings.initialLatentsPath = initialLatents
         settings.device = device
         settings.threads = threads

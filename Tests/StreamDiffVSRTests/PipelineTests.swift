@@ -31,6 +31,51 @@ final class PipelineTests: XCTestCase {
         return pipeline
     }
 
+    /// Tiled frames (guided frames included): larger tiles come closer to the untiled frames, with
+    /// either blending. The tiny random model amplifies differences far more than the release does (its
+    /// UNet reaches 1/8 of a 16-pixel tile); the full-size measurement is in README.
+    func testTiledFramesApproachUntiledFramesAsTilesGrow() throws {
+        let pipeline = try tinyPipeline()
+        var options = SessionOptions()
+        options.tiling = .none
+        let untiled = try pipeline.makeSession(options)
+        let frames = (0..<2).map { syntheticFrame($0, width: 40, height: 40) }
+        let reference = try frames.map { try untiled.upscale($0) }
+        for blending in TileBlending.allCases {
+            var quality: [Int: Double] = [:]
+            for side in [16, 32] {
+                options.tiling = .size(side)
+                options.tileOverlap = 8
+                options.tileBlending = blending
+                let tiled = try pipeline.makeSession(options)
+                XCTAssertEqual(try tiled.tilePlan(height: 40, width: 40)?.tiles.count, side == 16 ? 9 : 4)
+                let outputs = try frames.map { try tiled.upscale($0) }
+                XCTAssertEqual(outputs.map(\.width), [160, 160])
+                quality[side] = zip(outputs, reference).map { psnr($0, $1) }.min()
+            }
+            XCTAssertGreaterThan(quality[32]!, quality[16]!, "\(blending): \(quality)")
+            XCTAssertGreaterThan(quality[32]!, 20, "\(blending): \(quality)")
+        }
+    }
+
+    /// The tiled path with a single tile covering the frame computes exactly the untiled frame, guidance
+    /// included: windows, weights and blending add nothing of their own.
+    func testOneTileThroughTheTiledPathIsTheUntiledFrame() throws {
+        let pipeline = try tinyPipeline()
+        let session = try pipeline.makeSession()
+        let diffusion = FrameDiffusion(pipeline: pipeline, scheduler: session.scheduler, textEmbedding: pipeline.promptEmbedding("")) { _, _ in }
+        let lowResolution = try session.preprocess(syntheticFrame(0, width: 24, height: 16))
+        let warped = MotionCompensation.bicubicUpscale(lowResolution) * 0.5
+        let initial = try session.initialNoise(height: 16, width: 24)
+        let plan = TilePlan(height: 16, width: 24, tile: 32, overlap: 8)
+        XCTAssertEqual(plan.tiles.count, 1)
+        let whole = diffusion.decode(diffusion.denoise(initial, lowResolution: lowResolution, condition: warped), warped: warped)
+        for blending in TileBlending.allCases {
+            let tiled = diffusion.denoiseAndDecode(initial, lowResolution: lowResolution, warped: warped, plan: plan, blending: blending)
+            XCTAssertEqual(try tiled.scalars, try whole.scalars, "\(blending)")
+        }
+    }
+
     /// Older transformers versions saved CLIPTextModel's `position_ids` buffer (int64 [1, 77]) in the
     /// checkpoint; such a text encoder loads, and the buffer is not taken for a parameter.
     func testTextEncoderCheckpointCarryingPositionIDsLoads() throws {

@@ -73,6 +73,21 @@ final class ShapeParityTests: XCTestCase {
         }
     }
 
+    /// A window equals the two slices it stands for (slices are checked against torch above), and
+    /// writing it back elsewhere changes exactly that region.
+    func testWindowsReadAndWriteRegions() throws {
+        let fixture = try engineFixture("stream")
+        try forEachDevice { device in
+            let x = try fixture.tensor("pad.zeros_bottom_right.input", on: device)
+            let window = x.window(row: 1, column: 2, height: 3, width: 4)
+            assertClose(window, x.slice(axis: 2, 1..<4).slice(axis: 3, 2..<6), tolerance: 0, "window")
+            var target = Tensor(zeros: x.shape, on: device)
+            target.replaceWindow(row: 2, column: 3, with: window)
+            let expected = window.padded(top: 2, bottom: x.dim(2) - 5, left: 3, right: x.dim(3) - 7)
+            assertClose(target, expected, tolerance: 0, "replaceWindow")
+        }
+    }
+
     func testReshapeSharesStorageAndInPlaceUpdatesCopyOnWrite() throws {
         try forEachDevice { device in
             let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6], on: device)
