@@ -38,20 +38,19 @@ public final class Pipeline: @unchecked Sendable {
     public let unet: UNet2DCondition
     public let controlNet: ControlNet
     public let autoencoder: TemporalAutoencoderTiny
-    public let textEncoder: CLIPTextEncoder
-    public let tokenizer: CLIPTokenizer
+    /// The text states per prompt (the text encoder itself is loaded only while it encodes).
+    public let prompts: PromptEncoder
     public let flowNetwork: RAFT
     public let schedulerConfig: DDIMSchedulerConfig
     public let unetConfig: UNet2DConditionConfig
 
-    /// Bytes of every network's parameters on the device.
+    /// Bytes of the parameters kept on the device (every network but the text encoder).
     public let parameterBytes: Int
 
-    private let embeddingCache = PromptEmbeddingCache()
-
     /// Loads every component from a diffusers-layout model folder and the RAFT weights file onto
-    /// `device`, strictly (any missing, unexpected or mis-shaped key is an error naming it).
-    public init(model: ModelRepository, flowWeights: URL, device: Device = .cpu) throws {
+    /// `device`, strictly (any missing, unexpected or mis-shaped key is an error naming it), and encodes
+    /// `prompts` (the sessions' prompts; others are encoded when first used).
+    public init(model: ModelRepository, flowWeights: URL, device: Device = .cpu, prompts: [String] = [""]) throws {
         self.device = device
         let unetConfig = try UNet2DConditionConfig.load(from: model.config(of: .unet))
         self.unetConfig = unetConfig
@@ -62,12 +61,10 @@ public final class Pipeline: @unchecked Sendable {
         autoencoder = try Self.load(model.weights(of: .autoencoder), device: device) {
             TemporalAutoencoderTiny(config: autoencoderConfig, weights: $0)
         }
-        let textConfig = try CLIPTextConfig.load(from: model.config(of: .textEncoder))
-        textEncoder = try Self.load(model.weights(of: .textEncoder), device: device, ignoring: CLIPTextEncoder.isIgnorableKey) { CLIPTextEncoder(config: textConfig, weights: $0) }
-        tokenizer = try CLIPTokenizer(directory: model.directory(of: .tokenizer))
+        self.prompts = try PromptEncoder(model: model, device: device, prompts: prompts)
         schedulerConfig = try DDIMSchedulerConfig.load(from: model.config(of: .scheduler))
         flowNetwork = try Self.load(flowWeights, device: device, ignoring: RAFT.isUnusedKey) { RAFT(weights: $0) }
-        let networks: [any Module] = [unet, controlNet, autoencoder, textEncoder, flowNetwork]
+        let networks: [any Module] = [unet, controlNet, autoencoder, flowNetwork]
         parameterBytes = networks.reduce(0) { $0 + $1.parameterBytes }
     }
 
@@ -83,27 +80,12 @@ public final class Pipeline: @unchecked Sendable {
     public var latentChannels: Int { unetConfig.outChannels }
 
     /// The text embedding of `prompt` ([1, 77, D]), computed once per pipeline and prompt.
-    public func promptEmbedding(_ prompt: String) -> Tensor {
-        embeddingCache.embedding(for: prompt) { textEncoder(tokenizer.encode($0)) }
+    public func promptEmbedding(_ prompt: String) throws -> Tensor {
+        try prompts.embedding(for: prompt)
     }
 
     /// A new stream. Sessions are independent: interleaving them gives the same frames as running each alone.
     public func makeSession(_ options: SessionOptions = SessionOptions()) throws -> StreamSession {
         try StreamSession(pipeline: self, options: options)
-    }
-}
-
-/// Prompt embeddings are constant per stream and cheap to keep; sessions on several threads share them.
-final class PromptEmbeddingCache: @unchecked Sendable {
-    private var embeddings: [String: Tensor] = [:]
-    private let lock = NSLock()
-
-    func embedding(for prompt: String, compute: (String) -> Tensor) -> Tensor {
-        lock.lock()
-        defer { lock.unlock() }
-        if let cached = embeddings[prompt] { return cached }
-        let value = compute(prompt)
-        embeddings[prompt] = value
-        return value
     }
 }

@@ -97,7 +97,7 @@ public final class StreamSession {
 
     /// SPEC section 3, steps 2 and 4-7: guidance from the previous output, four DDIM steps, temporal decode.
     func denoiseAndDecode(_ lowResolution: Tensor) throws -> Tensor {
-        let textEmbedding = pipeline.promptEmbedding(options.prompt)
+        let textEmbedding = try pipeline.promptEmbedding(options.prompt)
         let upscaled = MotionCompensation.bicubicUpscale(lowResolution, factor: pipeline.autoencoder.scaleFactor)
         var warped: Tensor?
         if let previous {

@@ -54,7 +54,7 @@ struct PipelineUpscalerFactory: UpscalerFactory {
         let repository = ModelRepository(root: modelRoot, overrides: settings.componentOverrides.mapValues {
             URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
         })
-        pipeline = try Pipeline(model: repository, flowWeights: flowWeights, device: device)
+        pipeline = try Pipeline(model: repository, flowWeights: flowWeights, device: device, prompts: [settings.prompt])
         var options = SessionOptions()
         options.numInferenceSteps = settings.numInferenceSteps
         options.prompt = settings.prompt
