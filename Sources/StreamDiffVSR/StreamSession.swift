@@ -15,6 +15,8 @@ public struct SessionOptions: Sendable {
     public var initialLatents: Tensor?
     /// RAFT refinement iterations (the reference uses 12).
     public var flowIterations: Int = 12
+    /// RAFT on the 4x bicubic frames (`hr`, the reference) or on the LR frames (`lr`, cheaper, not identical).
+    public var flowResolution: FlowResolution = .hr
     /// Called after every denoising step and every finished frame.
     public var progress: (@Sendable (SessionProgress) -> Void)?
 
@@ -27,7 +29,9 @@ public enum SessionProgress: Sendable {
 }
 
 /// One stream: LR frames in, 4x frames out, in order. Holds only the previous decoded float frame
-/// and the previous bicubic-upscaled LR frame, so memory is constant however long the stream.
+/// and the previous frame as the flow network saw it (bicubic-upscaled, or LR with `flowResolution`
+/// lr), so memory is constant however long the stream. `exportState` and `init(pipeline:options:resumingFrom:)`
+/// stop and continue a stream (SessionCheckpoint.swift).
 public final class StreamSession {
     public let pipeline: Pipeline
     public let options: SessionOptions
@@ -35,7 +39,7 @@ public final class StreamSession {
     public private(set) var frameIndex = 0
 
     private(set) var scheduler: DDIMScheduler
-    private var previous: (decoded: Tensor, upscaled: Tensor)?
+    private var previous: (decoded: Tensor, flowInput: Tensor)?
     private var frameSize: (width: Int, height: Int)?
 
     init(pipeline: Pipeline, options: SessionOptions) throws {
@@ -47,6 +51,22 @@ public final class StreamSession {
             throw PipelineError.initialLatents(path: "initial latents",
                                                reason: "expected shape [N, \(pipeline.latentChannels), h, w], found \(latents.shape)")
         }
+    }
+
+    /// A session that continues the stream `state` was exported from: its frames are the ones the
+    /// exporting session would have produced next, bit for bit. Throws when the state does not fit this
+    /// pipeline's shapes.
+    public convenience init(pipeline: Pipeline, options: SessionOptions, resumingFrom state: SessionState) throws {
+        try self.init(pipeline: pipeline, options: options)
+        try state.validate(scale: pipeline.autoencoder.scaleFactor, flowResolution: options.flowResolution)
+        frameIndex = state.frameIndex
+        frameSize = state.frameSize
+        previous = state.previous
+    }
+
+    /// Everything the next frame depends on (SessionCheckpoint.swift saves it to bytes).
+    public func exportState() -> SessionState {
+        SessionState(frameIndex: frameIndex, frameSize: frameSize, previous: previous)
     }
 
     /// Upscales the next frame of the stream by the model's factor (4 for the release).
@@ -94,10 +114,12 @@ public final class StreamSession {
     /// SPEC section 3, steps 2 and 4-7: guidance from the previous output, four DDIM steps, temporal decode.
     func denoiseAndDecode(_ lowResolution: Tensor) throws -> Tensor {
         let textEmbedding = pipeline.promptEmbedding(options.prompt)
-        let upscaled = MotionCompensation.bicubicUpscale(lowResolution, factor: pipeline.autoencoder.scaleFactor)
+        let scale = pipeline.autoencoder.scaleFactor
+        let flowInput = options.flowResolution.flowInput(lowResolution, scale: scale)
         var guidance: (warped: Tensor, features: [Tensor])?
         if let previous {
-            let flow = pipeline.flowNetwork(image1: upscaled, image2: previous.upscaled, iterations: options.flowIterations)
+            let flow = options.flowResolution.flow(pipeline.flowNetwork, current: flowInput, previous: previous.flowInput,
+                                                   iterations: options.flowIterations, scale: scale)
             let warped = MotionCompensation.flowWarp(previous.decoded, flow: flow)
             guidance = (warped, pipeline.autoencoder.temporalFeatures(warped))
         }
@@ -117,7 +139,7 @@ public final class StreamSession {
         }
         let decoded = pipeline.autoencoder.decode(latents / pipeline.autoencoder.scalingFactor,
                                                   temporalFeatures: guidance?.features)
-        previous = (decoded, upscaled)
+        previous = (decoded, flowInput)
         return decoded
     }
 

@@ -16,6 +16,7 @@ struct PipelineSettings {
     var initialLatentsPath: String?
     var threads: Int?
     var flowIterations: Int = 12
+    var flowResolution: FlowResolution = .hr
     /// Per-component folders replacing the model's own (the original's `--unet_pretrained_weight` etc.).
     var componentOverrides: [ModelRepository.Component: String] = [:]
 }
@@ -32,10 +33,12 @@ enum PipelineSetupError: Error, CustomStringConvertible {
 }
 
 /// Loads the pipeline once (resolving a repo id through the Hugging Face cache and the RAFT URL
-/// through the torch hub cache) and opens one stream per sequence.
+/// through the torch hub cache) and opens one stream per sequence, resumable from a checkpoint.
 struct PipelineUpscalerFactory: UpscalerFactory {
     let pipeline: Pipeline
     let options: SessionOptions
+    /// Tags saved session state, so that a checkpoint is never resumed with other weights.
+    let modelIdentity: String
 
     init(settings: PipelineSettings) throws {
         if let threads = settings.threads { Parallel.threadCount = threads }
@@ -46,11 +49,13 @@ struct PipelineUpscalerFactory: UpscalerFactory {
             URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
         })
         pipeline = try Pipeline(model: repository, flowWeights: flowWeights)
+        modelIdentity = try ModelIdentity.of(repository, flowWeights: flowWeights)
         var options = SessionOptions()
         options.numInferenceSteps = settings.numInferenceSteps
         options.prompt = settings.prompt
         options.seed = settings.seed
         options.flowIterations = settings.flowIterations
+        options.flowResolution = settings.flowResolution
         if let path = settings.initialLatentsPath {
             options.initialLatents = try SafeTensorsFile(path: path).tensor("latents")
         }
@@ -58,10 +63,16 @@ struct PipelineUpscalerFactory: UpscalerFactory {
     }
 
     func makeUpscaler(sequence: String) throws -> FrameUpscaling {
-        try pipeline.makeSession(options)
+        ResumableSession(session: try pipeline.makeSession(options), modelIdentity: modelIdentity)
     }
 
-    private static func resolveFlowWeights(_ reference: String, hub: HubClient) throws -> URL {
+    func resumeUpscaler(sequence: String, state: [UInt8]) throws -> FrameUpscaling {
+        let saved = try SessionState(serialized: state, modelIdentity: modelIdentity, options: options)
+        return ResumableSession(session: try StreamSession(pipeline: pipeline, options: options, resumingFrom: saved),
+                                modelIdentity: modelIdentity)
+    }
+
+    static func resolveFlowWeights(_ reference: String, hub: HubClient) throws -> URL {
         if reference.hasPrefix("http://") || reference.hasPrefix("https://"), let url = URL(string: reference) {
             return try blocking { try await hub.cachedDownload(url: url, into: hub.configuration.torchCheckpointsDirectory) }
         }
@@ -72,6 +83,25 @@ struct PipelineUpscalerFactory: UpscalerFactory {
 }
 
 extension StreamSession: FrameUpscaling {}
+
+/// A session whose state the job runner saves at every checkpoint.
+final class ResumableSession: ResumableUpscaling {
+    let session: StreamSession
+    let modelIdentity: String
+
+    init(session: StreamSession, modelIdentity: String) {
+        self.session = session
+        self.modelIdentity = modelIdentity
+    }
+
+    func upscale(_ frame: RGBImage) throws -> RGBImage {
+        try session.upscale(frame)
+    }
+
+    func savedState() throws -> [UInt8] {
+        try session.exportState().serialized(modelIdentity: modelIdentity, options: session.options)
+    }
+}
 
 /// Runs an async hub call from the synchronous command (the CLI has nothing else to do meanwhile).
 private func blocking<Value>(_ operation: @escaping @Sendable () async throws -> Value) throws -> Value {
