@@ -145,7 +145,7 @@ public struct VideoEncoderSettings: Sendable, Equatable, Codable {
 
     /// A short description for checkpoints: segments encoded with other settings cannot be joined.
     public var fingerprint: String {
-        (ffmpegArguments).joined(separator: " ")
+        ffmpegArguments.joined(separator: " ")
     }
 }
 

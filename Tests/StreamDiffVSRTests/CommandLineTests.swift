@@ -81,6 +81,15 @@ final class CommandLineTests: XCTestCase {
         RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: $0 * 7 + index * 13) })
     }
 
+    /// A library session with the settings `modelArguments` give the CLI (its default seed is 42), changed by `configure`.
+    private func librarySession(_ configure: (inout SessionOptions) -> Void = { _ in }) throws -> StreamSession {
+        var options = SessionOptions()
+        options.seed = 42
+        options.numInferenceSteps = 2
+        configure(&options)
+        return try TinyPipeline.load().makeSession(options)
+    }
+
     private var modelArguments: [String] {
         get throws {
             ["--model-id", fixtures.appendingPathComponent("tiny_model").path, "--flow-weights", try flowWeights(),
@@ -100,13 +109,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.errors)
 
         // The same frames through the library (the CLI's default seed is 42) give the same PNGs.
-        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")),
-                                    flowWeights: URL(fileURLWithPath: work.appendingPathComponent("raft.safetensors").path))
-        var options = SessionOptions()
-        options.seed = 42
-        options.numInferenceSteps = 2
         for sequence in ["seqA", "seqB"] {
-            let session = try pipeline.makeSession(options)
+            let session = try librarySession()
             for index in 0..<2 {
                 let written = try ImageFile.read(output.appendingPathComponent("clips/\(sequence)/f\(index).png").path)
                 XCTAssertEqual(written.width, 96)
@@ -363,13 +367,7 @@ final class CommandLineTests: XCTestCase {
         let result = try run(["upscale", "--in-path", clip, "--out-path", output, "--codec", "ffv1"] + (try fastModelArguments))
         XCTAssertEqual(result.status, 0, result.errors)
 
-        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")),
-                                    flowWeights: URL(fileURLWithPath: work.appendingPathComponent("raft.safetensors").path))
-        var options = SessionOptions()
-        options.seed = 42
-        options.numInferenceSteps = 2
-        options.flowIterations = 1
-        let session = try pipeline.makeSession(options)
+        let session = try librarySession { $0.flowIterations = 1 }
         let expected = try decodedFrames(clip, tools: tools).map { try session.upscale($0) }
         XCTAssertTrue(try decodedFrames(output, tools: tools) == expected, "ffv1 keeps the upscaled frames bit for bit")
 
@@ -412,14 +410,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: output.appendingPathComponent("clips/seq").path).sorted(),
                        ["f1.png", "f2.png"])
 
-        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")),
-                                    flowWeights: URL(fileURLWithPath: work.appendingPathComponent("raft.safetensors").path))
-        var options = SessionOptions()
-        options.seed = 42
-        options.numInferenceSteps = 2
-        options.flowIterations = 1
-        options.flowResolution = .lr
-        let session = try pipeline.makeSession(options)
+        let session = try librarySession {
+            $0.flowIterations = 1
+            $0.flowResolution = .lr
+        }
         for index in 1..<3 {
             XCTAssertEqual(try ImageFile.read(output.appendingPathComponent("clips/seq/f\(index).png").path), try session.upscale(frame(index)))
         }

@@ -11,22 +11,10 @@ import TestSupport
 import XCTest
 
 final class PipelineTests: XCTestCase {
-    private static var cachedPipeline: Pipeline?
+    private var fixtures: URL { TinyPipeline.fixtures }
 
-    private var fixtures: URL { Bundle.module.url(forResource: "Fixtures", withExtension: nil)! }
-
-    /// The tiny model with deterministic RAFT-large weights (written once per test run).
     private func tinyPipeline() throws -> Pipeline {
-        if let cached = Self.cachedPipeline { return cached }
-        let parameters = try FormulaWeights.parameterList(
-            String(contentsOf: fixtures.appendingPathComponent("raft_large_parameters.txt"), encoding: .utf8))
-        let flowWeights = FileManager.default.temporaryDirectory
-            .appendingPathComponent("pipeline-raft-\(ProcessInfo.processInfo.processIdentifier).safetensors")
-        try FormulaWeights.writeSafeTensors(parameters, to: flowWeights.path)
-        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")),
-                                    flowWeights: flowWeights)
-        Self.cachedPipeline = pipeline
-        return pipeline
+        try TinyPipeline.load()
     }
 
     /// A moving pattern: frame `index` of a synthetic clip, `width` x `height`.

@@ -5,24 +5,13 @@ import Foundation
 import Media
 @testable import StreamDiffVSR
 import TensorEngine
-import TestSupport
 import XCTest
 
 final class SessionCheckpointTests: XCTestCase {
-    private static var cachedPipeline: Pipeline?
-
-    private var fixtures: URL { Bundle.module.url(forResource: "Fixtures", withExtension: nil)! }
+    private var fixtures: URL { TinyPipeline.fixtures }
 
     private func tinyPipeline() throws -> Pipeline {
-        if let cached = Self.cachedPipeline { return cached }
-        let parameters = try FormulaWeights.parameterList(
-            String(contentsOf: fixtures.appendingPathComponent("raft_large_parameters.txt"), encoding: .utf8))
-        let flowWeights = FileManager.default.temporaryDirectory
-            .appendingPathComponent("checkpoint-raft-\(ProcessInfo.processInfo.processIdentifier).safetensors")
-        try FormulaWeights.writeSafeTensors(parameters, to: flowWeights.path)
-        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")), flowWeights: flowWeights)
-        Self.cachedPipeline = pipeline
-        return pipeline
+        try TinyPipeline.load()
     }
 
     private func frame(_ index: Int, width: Int = 20, height: Int = 16) -> RGBImage {
