@@ -8,18 +8,12 @@ import TensorEngine
 import XCTest
 
 final class SessionCheckpointTests: XCTestCase {
-    private var fixtures: URL { TinyPipeline.fixtures }
-
-    private func tinyPipeline() throws -> Pipeline {
-        try TinyPipeline.load()
-    }
-
     private func frame(_ index: Int, width: Int = 20, height: Int = 16) -> RGBImage {
         RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: ($0 * 7 + index * 29) % 251) })
     }
 
     func testAResumedSessionContinuesBitForBitAtBothFlowResolutions() throws {
-        let pipeline = try tinyPipeline()
+        let pipeline = try TinyPipeline.load()
         var outputs: [FlowResolution: [RGBImage]] = [:]
         for resolution in FlowResolution.allCases {
             var options = SessionOptions()
@@ -52,7 +46,7 @@ final class SessionCheckpointTests: XCTestCase {
     }
 
     func testStateOfAnotherModelOrOtherOptionsIsRefused() throws {
-        let pipeline = try tinyPipeline()
+        let pipeline = try TinyPipeline.load()
         var options = SessionOptions()
         options.numInferenceSteps = 2
         let session = try pipeline.makeSession(options)
@@ -91,9 +85,9 @@ final class SessionCheckpointTests: XCTestCase {
 
     func testTheModelIdentityFollowsTheWeightFiles() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("identity-\(UUID().uuidString)")
-        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tiny_model"), to: folder)
+        try FileManager.default.copyItem(at: TinyPipeline.fixtures.appendingPathComponent("tiny_model"), to: folder)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let flow = fixtures.appendingPathComponent("raft_large_parameters.txt")
+        let flow = TinyPipeline.fixtures.appendingPathComponent("raft_large_parameters.txt")
         let original = try ModelIdentity.of(ModelRepository(root: folder), flowWeights: flow)
         XCTAssertEqual(try ModelIdentity.of(ModelRepository(root: folder), flowWeights: flow), original)
         let weights = folder.appendingPathComponent("unet/diffusion_pytorch_model.safetensors")
