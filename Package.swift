@@ -2,6 +2,7 @@
 //
 // Stream-DiffVSR in Swift. Layers (each imports only the ones below it):
 //   stream-diffvsr (CLI)  /  WebApp
+//   Evaluation (PSNR/SSIM as BasicSR, warping error)   VideoJobs (frame loop, checkpoints, segments)
 //   StreamDiffVSR (pipeline, sessions, scheduler, motion compensation)
 //   Models (UNet, ControlNet, TemporalAutoencoderTiny, CLIP, RAFT)
 //   Checkpoints (safetensors, torch pickle, strict state dicts)   Hub   Media
@@ -57,16 +58,19 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "Media", dependencies: ["CLibPNG", "CLibJPEG"]),
-        .target(name: "VideoJobs", dependencies: ["Media"]),
+        .target(name: "VideoJobs", dependencies: ["Media", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"], swiftSettings: numericFlags),
-        .target(name: "StreamDiffVSR", dependencies: ["Models", "Checkpoints", "Hub", "Media", "TensorEngine"]),
+        .target(name: "StreamDiffVSR", dependencies: [
+            "Models", "Checkpoints", "Hub", "Media", "TensorEngine", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Evaluation", dependencies: ["StreamDiffVSR", "Models", "Media", "VideoJobs", "TensorEngine"]),
         .target(name: "WebApp", dependencies: [
             "VideoJobs", "Media",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ]),
         .executableTarget(name: "stream-diffvsr", dependencies: [
-            "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp", "TensorEngine", "Checkpoints",
+            "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp", "Evaluation", "TensorEngine", "Checkpoints",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models", "StreamDiffVSR", "Checkpoints", "Media"],
@@ -84,6 +88,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoJobsTests", dependencies: ["VideoJobs", "Media"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "StreamDiffVSR", "Media", "Checkpoints", "TensorEngine"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "WebAppTests", dependencies: [
             "WebApp", "VideoJobs", "Media",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

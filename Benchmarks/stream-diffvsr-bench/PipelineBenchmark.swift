@@ -26,11 +26,22 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
     let loadStart = now(CLOCK_MONOTONIC)
     let pipeline = try Pipeline(model: ModelRepository(root: URL(fileURLWithPath: options.model)),
                                 flowWeights: URL(fileURLWithPath: options.flow), device: options.device)
-    let session = try pipeline.makeSession()
+    var sessionOptions = SessionOptions()
+    switch options.tiling {
+    case "none": sessionOptions.tiling = .none
+    case "auto": sessionOptions.tiling = .automatic(maxMemoryBytes: options.maxMemory)
+    default:
+        guard let side = Int(options.tiling) else { throw BenchmarkError(description: "--tile takes auto, none or a size") }
+        sessionOptions.tiling = .size(side)
+    }
+    guard let blending = TileBlending(rawValue: options.tileBlending) else { throw BenchmarkError(description: "--tile-blending: latent or output") }
+    sessionOptions.tileBlending = blending
+    let session = try pipeline.makeSession(sessionOptions)
     let (width, height) = options.size
     print("# pipeline \(options.model): loaded in \(String(format: "%.1f", now(CLOCK_MONOTONIC) - loadStart)) s; "
           + "\(options.frames) frames \(width)x\(height) -> \(width * 4)x\(height * 4), "
           + "\(session.options.numInferenceSteps) steps; \(options.device.info.name): \(options.device.info.driver), "
+          + "tiles \(options.tiling) (\(try session.tilePlan(height: height, width: width).map { "\($0.tiles.count) tiles" } ?? "whole frame")), "
           + "\(options.cpuTime ? "CPU time / threads" : "wall clock")")
     let stopwatch = Stopwatch(options: options)
     var firstFrame = 0.0, guidedFrames: [Double] = []

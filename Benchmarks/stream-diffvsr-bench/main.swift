@@ -5,7 +5,8 @@
 //   stream-diffvsr-bench unet|controlnet|decoder HxW --models DIR         one forward at latent HxW
 //   stream-diffvsr-bench features HxW --models DIR                        decoder guidance features of an HxW image
 //   stream-diffvsr-bench raft HxW --flow raft.pth                         one RAFT-large flow of two HxW images
-//   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH]
+//   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH] [--tile auto|none|N]
+//                        [--max-memory BYTES] [--tile-blending latent|output]
 // Common: --device auto|cpu|vulkan[:N], --threads N, --cpu-time (process CPU time / threads instead of
 // the wall clock), --calls N.
 
@@ -24,6 +25,9 @@ struct BenchmarkOptions {
     var size = (width: 40, height: 32)
     /// Engine: name filters. Models: the HxW sizes.
     var filters: [String] = []
+    var tiling = "none"
+    var maxMemory: UInt64?
+    var tileBlending = "latent"
     var deviceChoice = DeviceChoice.cpu
     var threads: Int?
     /// Opened once the arguments are parsed.
@@ -53,6 +57,9 @@ while let argument = arguments.next() {
     case "--model": options.model = arguments.next() ?? options.model
     case "--flow": options.flow = arguments.next() ?? options.flow
     case "--frames": options.frames = Int(arguments.next() ?? "") ?? options.frames
+    case "--tile": options.tiling = arguments.next() ?? options.tiling
+    case "--max-memory": options.maxMemory = UInt64(arguments.next() ?? "")
+    case "--tile-blending": options.tileBlending = arguments.next() ?? options.tileBlending
     case "--size":
         if let size = parseSize(arguments.next() ?? "", widthFirst: true) { options.size = (size.width, size.height) }
     case _ where command == nil && options.filters.isEmpty && subcommands.contains(argument): command = argument

@@ -24,6 +24,38 @@ public enum AtomicFileWriter {
         try commit(temporary: temporary, to: destination)
     }
 
+    /// Like `write`, for several buffers, and flushed to the disk (fsync) before the rename: a checkpoint
+    /// has to survive a crash of the machine, not only of the process, and must never be half old, half new.
+    public static func writeDurably(_ parts: [[UInt8]], to destination: String) throws {
+        let temporary = temporaryPath(for: destination)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else {
+            throw MediaError.unwritable(path: destination, reason: describeWriteFailure(for: destination))
+        }
+        var failure: String?
+        writing: for part in parts {
+            var written = 0
+            while written < part.count {
+                let count = part.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress! + written, part.count - written) }
+                if count > 0 {
+                    written += count
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    failure = String(cString: strerror(errno))
+                    break writing
+                }
+            }
+        }
+        if failure == nil, fsync(descriptor) != 0 { failure = String(cString: strerror(errno)) }
+        close(descriptor)
+        if let failure {
+            unlink(temporary)
+            throw MediaError.unwritable(path: destination, reason: failure)
+        }
+        try commit(temporary: temporary, to: destination)
+    }
+
     /// Moves a finished temporary file over the destination (replacing an older file of that name).
     public static func commit(temporary: String, to destination: String) throws {
         guard rename(temporary, destination) == 0 else {

@@ -62,6 +62,11 @@ public struct VideoInfo: Sendable, Equatable {
     /// From the container when it says, else estimated from the duration; nil when unknown.
     public let frameCount: Int?
     public let audioCodec: String?
+    /// Codec names of the subtitle streams, in stream order (subrip, ass, mov_text, hdmv_pgs_subtitle, ...).
+    public var subtitleCodecs: [String] = []
+    /// Seconds from the start of the file (where ffmpeg's -ss counts from) to the first video frame:
+    /// the other streams are cut from there to stay in sync with the upscaled frames.
+    public var videoStartSeconds: Double = 0
     public var hasAudio: Bool { audioCodec != nil }
 }
 
@@ -84,8 +89,9 @@ public enum VideoProbe {
                 let tags: [String: String]?
                 let disposition: [String: Int]?
                 let duration: String?
+                let start_time: String?
             }
-            struct Format: Decodable { let duration: String? }
+            struct Format: Decodable { let duration: String?; let start_time: String? }
             let streams: [Stream]?
             let format: Format?
         }
@@ -107,7 +113,9 @@ public enum VideoProbe {
         let duration = (video.duration ?? report.format?.duration).flatMap(Double.init)
         let estimated = duration.map { Int(($0 * rate.framesPerSecond).rounded()) }
         return VideoInfo(width: width, height: height, frameRate: rate, frameCount: video.nb_frames.flatMap { Int($0) } ?? estimated,
-                         audioCodec: audio.map { $0.codec_name ?? "unknown" })
+                         audioCodec: audio.map { $0.codec_name ?? "unknown" },
+                         subtitleCodecs: streams.filter { $0.codec_type == "subtitle" }.map { $0.codec_name ?? "unknown" },
+                         videoStartSeconds: max(0, (video.start_time.flatMap(Double.init) ?? 0) - (report.format?.start_time.flatMap(Double.init) ?? 0)))
     }
 }
 
@@ -118,15 +126,24 @@ public final class VideoFrameReader {
     private let process: RunningProcess
     private var finished = false
 
-    public init(path: String, tools: FFmpegTools) throws {
+    /// `frames` selects decoded frames by index (0 = the first), so a range or a resumed run reads exactly
+    /// the frames an uninterrupted run would have read at those positions.
+    public init(path: String, frames: Range<Int>? = nil, tools: FFmpegTools) throws {
         self.path = path
         info = try VideoProbe.probe(path, tools: tools)
         // passthrough: one output frame per decoded frame; the default constant-rate mode duplicates
         // frames of MKV/AVI files whose timestamps do not fall on the nominal rate.
         process = try RunningProcess(tools.ffmpeg, [
             "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path,
-            "-map", "0:v:0", "-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
-        ], pipeInput: false)
+            "-map", "0:v:0", "-vsync", "passthrough",
+        ] + Self.frameSelection(frames) + ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], pipeInput: false)
+    }
+
+    /// ffmpeg's trim filter counts the decoded frames itself, so the selection is frame-exact.
+    static func frameSelection(_ frames: Range<Int>?) -> [String] {
+        guard let frames, frames != 0..<Int.max else { return [] }
+        let end = frames.upperBound == Int.max ? "" : ":end_frame=\(frames.upperBound)"
+        return ["-vf", "trim=start_frame=\(frames.lowerBound)\(end)"]
     }
 
     deinit { process.terminate() }
@@ -152,8 +169,9 @@ public final class VideoFrameReader {
     }
 }
 
-/// Encodes raw RGB frames with `ffmpeg` (H.264, yuv420p) into a temporary file next to the destination,
-/// muxing the audio of a source file, and renames it into place only when `finish()` succeeds.
+/// Encodes raw RGB frames with `ffmpeg` (video only, with the given encoder settings) into a temporary
+/// file next to the destination, and renames it into place only when `finish()` succeeds. Audio,
+/// subtitles and chapters are added when the segments are joined (`VideoSegmentJoiner`).
 public final class VideoFrameWriter {
     public let destination: String
     public let width: Int
@@ -162,24 +180,16 @@ public final class VideoFrameWriter {
     private let process: RunningProcess
     private var closed = false
 
-    /// Audio codecs an MP4/MOV file can carry as they are; anything else is re-encoded to AAC.
-    static let mp4AudioCodecs: Set<String> = ["aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"]
-
     public init(destination: String, width: Int, height: Int, frameRate: FrameRate,
-                audioFrom source: (path: String, codec: String)? = nil, tools: FFmpegTools) throws {
+                encoder: VideoEncoderSettings = VideoEncoderSettings(), tools: FFmpegTools) throws {
         self.destination = destination
         self.width = width
         self.height = height
         temporary = AtomicFileWriter.temporaryPath(for: destination)
-        var arguments = ["-hide_banner", "-loglevel", "error", "-y",
+        let arguments = ["-hide_banner", "-loglevel", "error", "-y",
                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(width)x\(height)", "-framerate", frameRate.description,
-                         "-i", "pipe:0"]
-        if let source {
-            let ext = URL(fileURLWithPath: destination).pathExtension.lowercased()
-            let copyable = ext == "mkv" || VideoFrameWriter.mp4AudioCodecs.contains(source.codec)
-            arguments += ["-i", source.path, "-map", "0:v:0", "-map", "1:a?", "-c:a", copyable ? "copy" : "aac"]
-        }
-        arguments += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "16", "-preset", "medium", "-r", frameRate.description, temporary]
+                         "-i", "pipe:0", "-map", "0:v:0"]
+            + encoder.ffmpegArguments + ["-r", frameRate.description, temporary]
         process = try RunningProcess(tools.ffmpeg, arguments, pipeInput: true)
     }
 
@@ -191,7 +201,7 @@ public final class VideoFrameWriter {
         let complete = frame.pixels.withUnsafeBytes { process.writeInput($0) }
         if !complete {
             cancel()
-            throw MediaError.ffmpegFailed(path: destination, reason: process.errorSummary)
+            throw MediaError.ffmpegFailed(path: destination, reason: process.firstErrorLine)
         }
     }
 
@@ -203,7 +213,7 @@ public final class VideoFrameWriter {
         let status = process.wait()
         guard status == 0 else {
             unlink(temporary)
-            throw MediaError.ffmpegFailed(path: destination, reason: process.errorSummary)
+            throw MediaError.ffmpegFailed(path: destination, reason: process.firstErrorLine)
         }
         try AtomicFileWriter.commit(temporary: temporary, to: destination)
     }

@@ -93,6 +93,15 @@ final class RunningProcess {
         let lines = String(decoding: errorData, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         return lines.last(where: { !$0.isEmpty }) ?? "exit status \(process.terminationStatus)"
     }
+
+    /// The first non-empty stderr line without ffmpeg's "[component @ 0x...]" prefix: when ffmpeg
+    /// refuses a setting, the cause comes first and the later lines only repeat its consequence.
+    var firstErrorLine: String {
+        let lines = String(decoding: errorData, as: UTF8.self).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let first = lines.first(where: { !$0.isEmpty }) else { return "exit status \(process.terminationStatus)" }
+        if first.hasPrefix("["), let close = first.range(of: "] ") { return String(first[close.upperBound...]) }
+        return first
+    }
 }
 
 /// Runs a short command to completion and returns its output.
@@ -101,6 +110,7 @@ enum ProcessRunner {
         let status: Int32
         let stdout: [UInt8]
         let errorSummary: String
+        let firstErrorLine: String
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> Output {
@@ -113,6 +123,6 @@ enum ProcessRunner {
             if count < chunk.count { break }
         }
         let status = process.wait()
-        return Output(status: status, stdout: stdout, errorSummary: process.errorSummary)
+        return Output(status: status, stdout: stdout, errorSummary: process.errorSummary, firstErrorLine: process.firstErrorLine)
     }
 }

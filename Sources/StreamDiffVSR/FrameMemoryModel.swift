@@ -53,7 +53,7 @@ struct FrameMemoryModel {
 
 extension StreamSession {
     /// The tiles of this frame under `options.tiling` (nil: the whole frame at once).
-    func tilePlan(height: Int, width: Int) throws -> TilePlan? {
+    public func tilePlan(height: Int, width: Int) throws -> TilePlan? {
         let side: Int?
         switch options.tiling {
         case .none:

@@ -24,6 +24,16 @@ struct MersenneTwister {
         position = Self.stateSize
     }
 
+    /// The 624 state words and the next one to temper: all a resumed run needs to continue the sequence.
+    var snapshot: (words: [UInt32], position: Int) { (state, position) }
+
+    /// The engine as `snapshot` recorded it (nil when the snapshot is malformed).
+    init?(snapshot words: [UInt32], position: Int) {
+        guard words.count == Self.stateSize, (0...Self.stateSize).contains(position) else { return nil }
+        state = words
+        self.position = position
+    }
+
     /// The next 32-bit output (ATen's `random()`).
     mutating func next() -> UInt32 {
         if position == Self.stateSize { regenerate() }

@@ -20,6 +20,8 @@ public struct SessionOptions: Sendable {
     public var torchNoise: TorchNoiseStream?
     /// RAFT refinement iterations (the reference uses 12).
     public var flowIterations: Int = 12
+    /// RAFT on the 4x bicubic frames (`hr`, the reference) or on the LR frames (`lr`, cheaper, not identical).
+    public var flowResolution: FlowResolution = .hr
     /// Whether frames are denoised and decoded in tiles (flow and warping always see the whole frame).
     public var tiling: Tiling = .automatic(maxMemoryBytes: nil)
     /// Overlap of neighbouring tiles, in LR pixels.
@@ -37,7 +39,9 @@ public enum SessionProgress: Sendable {
 }
 
 /// One stream: LR frames in, 4x frames out, in order. Holds only the previous decoded float frame
-/// and the previous bicubic-upscaled LR frame, so memory is constant however long the stream.
+/// and the previous frame as the flow network saw it (bicubic-upscaled, or LR with `flowResolution`
+/// lr), so memory is constant however long the stream. `exportState` and `init(pipeline:options:resumingFrom:)`
+/// stop and continue a stream (SessionCheckpoint.swift).
 public final class StreamSession {
     public let pipeline: Pipeline
     public let options: SessionOptions
@@ -45,7 +49,7 @@ public final class StreamSession {
     public private(set) var frameIndex = 0
 
     private(set) var scheduler: DDIMScheduler
-    private var previous: (decoded: Tensor, upscaled: Tensor)?
+    private var previous: (decoded: Tensor, flowInput: Tensor)?
     private var frameSize: (width: Int, height: Int)?
     /// `options.initialLatents` on the pipeline's device.
     private let injectedLatents: Tensor?
@@ -61,6 +65,26 @@ public final class StreamSession {
                                                reason: "expected shape [N, \(pipeline.latentChannels), h, w], found \(latents.shape)")
         }
         injectedLatents = try options.initialLatents?.to(pipeline.device)
+    }
+
+    /// A session that continues the stream `state` was exported from: its frames are the ones the
+    /// exporting session would have produced next, bit for bit. Throws when the state does not fit this
+    /// pipeline's shapes or noise source.
+    public convenience init(pipeline: Pipeline, options: SessionOptions, resumingFrom state: SessionState) throws {
+        try self.init(pipeline: pipeline, options: options)
+        try state.validate(scale: pipeline.autoencoder.scaleFactor, flowResolution: options.flowResolution)
+        frameIndex = state.frameIndex
+        frameSize = state.frameSize
+        previous = try state.previous.map { (try $0.decoded.to(pipeline.device), try $0.flowInput.to(pipeline.device)) }
+        if let noise = state.torchNoise {
+            guard let stream = torchNoise else { throw SessionCheckpointError.otherOptions(option: "--noise", saved: "torch", current: "native") }
+            try stream.restore(noise)
+        }
+    }
+
+    /// Everything the next frame depends on (SessionCheckpoint.swift saves it to bytes).
+    public func exportState() -> SessionState {
+        SessionState(frameIndex: frameIndex, frameSize: frameSize, previous: previous, torchNoise: torchNoise?.state)
     }
 
     /// Upscales the next frame of the stream by the model's factor (4 for the release).
@@ -98,10 +122,12 @@ public final class StreamSession {
     /// SPEC section 3, steps 2 and 4-7: guidance from the previous output, four DDIM steps, temporal decode.
     func denoiseAndDecode(_ lowResolution: Tensor) throws -> Tensor {
         let textEmbedding = try pipeline.promptEmbedding(options.prompt)
-        let upscaled = MotionCompensation.bicubicUpscale(lowResolution, factor: pipeline.autoencoder.scaleFactor)
+        let scale = pipeline.autoencoder.scaleFactor
+        let flowInput = options.flowResolution.flowInput(lowResolution, scale: scale)
         var warped: Tensor?
         if let previous {
-            let flow = pipeline.flowNetwork(image1: upscaled, image2: previous.upscaled, iterations: options.flowIterations)
+            let flow = options.flowResolution.flow(pipeline.flowNetwork, current: flowInput, previous: previous.flowInput,
+                                                   iterations: options.flowIterations, scale: scale)
             warped = MotionCompensation.flowWarp(previous.decoded, flow: flow)
         }
         let (height, width) = (lowResolution.shape[2], lowResolution.shape[3])
@@ -117,7 +143,7 @@ public final class StreamSession {
         } else {
             decoded = diffusion.decode(diffusion.denoise(initial, lowResolution: lowResolution, condition: warped), warped: warped)
         }
-        previous = (decoded, upscaled)
+        previous = (decoded, flowInput)
         return decoded
     }
 

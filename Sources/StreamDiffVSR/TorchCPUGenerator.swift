@@ -35,6 +35,20 @@ public struct TorchCPUGenerator: Sendable {
         engine = MersenneTwister(seed: seed)
     }
 
+    /// The engine's state and the cached second normal of the double-precision path.
+    var snapshot: (words: [UInt32], position: Int, spareNormal: Double?) {
+        let engine = engine.snapshot
+        return (engine.words, engine.position, spareNormal)
+    }
+
+    /// The generator as `snapshot` recorded it (nil when the snapshot is malformed).
+    init?(kernel: Kernel, words: [UInt32], position: Int, spareNormal: Double?) {
+        guard let engine = MersenneTwister(snapshot: words, position: position) else { return nil }
+        self.kernel = kernel
+        self.engine = engine
+        self.spareNormal = spareNormal
+    }
+
     /// Advances the engine by `words` 32-bit outputs, as drawing that many would.
     public mutating func skip(words: Int) {
         engine.skip(words)

@@ -75,7 +75,8 @@ public struct TorchCUDAGenerator: Sendable {
     public let seed: UInt64
     public let device: Device
     /// Philox offset of the next launch (`torch.cuda.get_rng_state()`'s second word): 0 after manual_seed.
-    public private(set) var offset: UInt64 = 0
+    /// Philox values used so far (the generator's whole state besides the seed).
+    public internal(set) var offset: UInt64 = 0
 
     /// cuRAND's float constants (curand_globals.h): 2^-32 and 2^-32 x 2pi, each rounded to float.
     private static let twoToMinus32: Float = 2.3283064e-10

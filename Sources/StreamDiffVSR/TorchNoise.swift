@@ -38,13 +38,21 @@ public enum TorchNoiseError: Error, CustomStringConvertible {
 }
 
 /// How a session draws its initial latents when none are injected.
-public enum NoiseSource: Sendable, Equatable {
+public enum NoiseSource: Sendable, Equatable, CustomStringConvertible {
     /// This port's own generator: frame i of a stream gets the same noise for the same seed, whatever ran before.
     case native
     /// torch's CPU generator as a CPU run of the original's inference.py uses it (bit-exact for that kernel).
     case torchCPU(TorchCPUGenerator.Kernel)
     /// torch's CUDA generator as the original's inference.py uses it on a GPU of this shape (to ~1e-6).
     case torchCUDA(TorchCUDAGenerator.Device)
+
+    public var description: String {
+        switch self {
+        case .native: "native"
+        case .torchCPU(let kernel): kernel == .avx2 ? "torch-cpu" : "torch-cpu-generic"
+        case .torchCUDA(let device): "torch-cuda (\(device))"
+        }
+    }
 }
 
 /// torch's global generator through one run of the original's inference.py, from `set_seed(seed)` on:
@@ -75,6 +83,40 @@ public final class TorchNoiseStream: @unchecked Sendable {
         }
     }
 
+    /// The generator's position, for resuming a run (SessionCheckpoint.swift).
+    public var state: TorchNoiseState {
+        lock.lock()
+        defer { lock.unlock() }
+        switch generator {
+        case .cpu(let cpu):
+            let snapshot = cpu.snapshot
+            return TorchNoiseState(source: "torch-cpu \(cpu.kernel.rawValue)", words: snapshot.words, position: snapshot.position,
+                                   spareNormal: snapshot.spareNormal, offset: nil)
+        case .cuda(let cuda):
+            return TorchNoiseState(source: "torch-cuda \(cuda.device)", words: nil, position: nil, spareNormal: nil, offset: cuda.offset)
+        }
+    }
+
+    /// Continues from a saved position of a generator of the same kind.
+    public func restore(_ saved: TorchNoiseState) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        switch generator {
+        case .cpu(let cpu):
+            guard saved.source == "torch-cpu \(cpu.kernel.rawValue)", let words = saved.words, let position = saved.position,
+                  let restored = TorchCPUGenerator(kernel: cpu.kernel, words: words, position: position, spareNormal: saved.spareNormal) else {
+                throw SessionCheckpointError.otherOptions(option: "--noise", saved: saved.source, current: "torch-cpu \(cpu.kernel.rawValue)")
+            }
+            generator = .cpu(restored)
+        case .cuda(var cuda):
+            guard saved.source == "torch-cuda \(cuda.device)", let offset = saved.offset, offset % 4 == 0 else {
+                throw SessionCheckpointError.otherOptions(option: "--noise", saved: saved.source, current: "torch-cuda \(cuda.device)")
+            }
+            cuda.offset = offset
+            generator = .cuda(cuda)
+        }
+    }
+
     /// The next frame's standard normal latents (`count` = channels x height x width), row-major.
     public func nextLatents(count: Int) throws -> [Float] {
         lock.lock()
@@ -90,4 +132,14 @@ public final class TorchNoiseStream: @unchecked Sendable {
             return values
         }
     }
+}
+
+/// Where a torch generator stands: MT19937's words, position and cached normal (CPU), or the Philox
+/// offset (CUDA), with the kind of generator it belongs to.
+public struct TorchNoiseState: Codable, Equatable, Sendable {
+    let source: String
+    let words: [UInt32]?
+    let position: Int?
+    let spareNormal: Double?
+    let offset: UInt64?
 }

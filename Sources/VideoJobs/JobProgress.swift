@@ -16,6 +16,8 @@ public enum JobEvent: Sendable, Equatable {
     /// Something the user should know that does not stop the run (e.g. frames resized to a multiple of 4).
     case warning(String)
     case sequenceStarted(name: String, sequenceNumber: Int, sequenceCount: Int, frameCount: Int?)
+    /// A checkpoint was found: the sequence continues after its first `framesDone` frames.
+    case resumed(name: String, framesDone: Int)
     case frameFinished(JobProgress)
     case sequenceFinished(name: String, output: String)
 }

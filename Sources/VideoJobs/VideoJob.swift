@@ -59,7 +59,7 @@ public enum VideoJob: Sendable, Equatable {
     }
 
     /// Entries in Python's `sorted()` order, hidden files (.DS_Store and the like) left out.
-    static func listing(of folder: String) throws -> [String] {
+    public static func listing(of folder: String) throws -> [String] {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder)
@@ -69,7 +69,7 @@ public enum VideoJob: Sendable, Equatable {
         return names.filter { !$0.hasPrefix(".") }.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
     }
 
-    static func isFolder(_ path: String) -> Bool {
+    public static func isFolder(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }

@@ -49,11 +49,11 @@ final class JobQueue: @unchecked Sendable {
         }
     }
 
-    func submit(_ upload: Upload, inferenceSteps: Int) -> WebJob {
+    func submit(_ upload: Upload, inferenceSteps: Int, quality: OutputQuality = .standard) -> WebJob {
         let id = UUID().uuidString.lowercased()
         let stem = UploadStore.safeStem(upload.displayName)
         let outputName = "\(stem)-\(id.prefix(8))_x4.mp4"
-        let job = WebJob(id: id, upload: upload, inferenceSteps: inferenceSteps,
+        let job = WebJob(id: id, upload: upload, inferenceSteps: inferenceSteps, quality: quality,
                          outputPath: (outputFolder as NSString).appendingPathComponent(outputName),
                          downloadName: "\(stem)_x4.mp4")
         condition.withLock {
@@ -116,7 +116,9 @@ final class JobQueue: @unchecked Sendable {
             $0.queuePosition = nil
         }
         let frameCount = job.upload.info.frameCount
-        let runner = JobRunner(job: .video(input: job.upload.sourcePath, output: job.outputPath)) { event in
+        var options = JobOptions()
+        options.encoder = job.quality.encoder
+        let runner = JobRunner(job: .video(input: job.upload.sourcePath, output: job.outputPath), options: options) { event in
             switch event {
             case .warning(let text):
                 job.update { $0.warnings.append(text.replacingOccurrences(of: job.upload.sourcePath, with: job.upload.displayName)) }
@@ -128,7 +130,7 @@ final class JobQueue: @unchecked Sendable {
                     $0.secondsPerFrame = progress.secondsPerFrame
                     $0.etaSeconds = Double($0.frameCount - progress.framesDone) * progress.secondsPerFrame
                 }
-            case .sequenceStarted, .sequenceFinished:
+            case .sequenceStarted, .sequenceFinished, .resumed:
                 break
             }
         }

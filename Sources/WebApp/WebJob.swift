@@ -12,6 +12,7 @@ public struct JobStatus: Codable, Sendable, Equatable {
     public var state: State
     public var inputName: String
     public var inferenceSteps: Int
+    public var quality: OutputQuality
     /// 1 = next to run; nil unless queued.
     public var queuePosition: Int?
     public var framesDone: Int
@@ -34,6 +35,7 @@ final class WebJob: @unchecked Sendable {
     let id: String
     let upload: Upload
     let inferenceSteps: Int
+    let quality: OutputQuality
     let outputPath: String
     /// Name offered when downloading the result.
     let downloadName: String
@@ -49,14 +51,15 @@ final class WebJob: @unchecked Sendable {
         case input, output
     }
 
-    init(id: String, upload: Upload, inferenceSteps: Int, outputPath: String, downloadName: String) {
+    init(id: String, upload: Upload, inferenceSteps: Int, quality: OutputQuality, outputPath: String, downloadName: String) {
         self.id = id
         self.upload = upload
         self.inferenceSteps = inferenceSteps
+        self.quality = quality
         self.outputPath = outputPath
         self.downloadName = downloadName
         current = JobStatus(id: id, state: .queued, inputName: upload.displayName, inferenceSteps: inferenceSteps,
-                            queuePosition: nil, framesDone: 0, frameCount: upload.info.frameCount, secondsPerFrame: nil,
+                            quality: quality, queuePosition: nil, framesDone: 0, frameCount: upload.info.frameCount, secondsPerFrame: nil,
                             etaSeconds: nil, inputWidth: upload.info.width, inputHeight: upload.info.height,
                             outputWidth: nil, outputHeight: nil, warnings: [], message: nil, resultURL: nil)
     }

@@ -58,6 +58,11 @@ enum WebPage {
       <video id="previewVideo" controls muted playsinline></video>
       <div class="row">
         <label>Inference steps <input id="steps" type="number" min="1" max="50" value="4"></label>
+        <label>Quality <select id="quality">
+          <option value="standard" selected>standard (H.264 CRF 16)</option>
+          <option value="high">high (CRF 10, larger file)</option>
+          <option value="small">small file (CRF 23)</option>
+        </select></label>
         <button id="start">Upscale</button>
       </div>
     </div>
@@ -141,7 +146,7 @@ $("start").addEventListener("click", async () => {
   if (!upload) return;
   showError(""); $("start").disabled = true;
   const response = await fetch("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ upload: upload.id, inferenceSteps: Number($("steps").value) }) });
+    body: JSON.stringify({ upload: upload.id, inferenceSteps: Number($("steps").value), quality: $("quality").value }) });
   const reply = await response.json();
   if (!response.ok) { showError(reply.error); $("start").disabled = false; return; }
   upload = null; job = reply; shownFrame = 0;
@@ -175,7 +180,7 @@ function render(status) {
     $("progressText").textContent = `frame ${status.framesDone} / ${status.frameCount} (${status.state})`;
   }
   $("timing").textContent = status.secondsPerFrame != null
-    ? `${seconds(status.secondsPerFrame)} per frame · ETA ${seconds(status.etaSeconds)} · ${status.inferenceSteps} steps` : `${status.inferenceSteps} steps`;
+    ? `${seconds(status.secondsPerFrame)} per frame · ETA ${seconds(status.etaSeconds)} · ${status.inferenceSteps} steps · ${status.quality}` : `${status.inferenceSteps} steps · ${status.quality}`;
   $("warnings").innerHTML = "";
   for (const w of status.warnings) { const p = document.createElement("p"); p.className = "warning"; p.textContent = w; $("warnings").appendChild(p); }
   if (status.framesDone > shownFrame && status.state === "running") {

@@ -103,13 +103,19 @@ public final class WebServer: Sendable {
         router.post("/api/jobs") { [uploads, queue, configuration] request, _ in
             let body = try await request.body.collect(upTo: 64 * 1024)
             guard let start = try? JSONDecoder().decode(StartJobRequest.self, from: Data(buffer: body)) else {
-                throw WebAppError.invalidRequest("expected JSON {\"upload\": \"<id from POST /api/uploads>\", \"inferenceSteps\": <1-50>}")
+                throw WebAppError.invalidRequest("expected JSON {\"upload\": \"<id from POST /api/uploads>\", \"inferenceSteps\": <1-50>, \"quality\": \"standard|high|small\"}")
             }
             let steps = start.inferenceSteps ?? configuration.defaultInferenceSteps
             guard ServerConfiguration.inferenceStepRange.contains(steps) else {
                 throw WebAppError.invalidSteps(found: steps, range: ServerConfiguration.inferenceStepRange)
             }
-            let job = queue.submit(try uploads.claim(start.upload), inferenceSteps: steps)
+            let quality = try start.quality.map { name in
+                guard let quality = OutputQuality(rawValue: name) else {
+                    throw WebAppError.invalidRequest("quality must be one of \(OutputQuality.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(name)\"")
+                }
+                return quality
+            } ?? .standard
+            let job = queue.submit(try uploads.claim(start.upload), inferenceSteps: steps, quality: quality)
             return try JSONResponse.make(job.status, status: .accepted)
         }
         router.get("/api/jobs/:id") { [queue] _, context in
@@ -172,6 +178,8 @@ public final class WebServer: Sendable {
 struct StartJobRequest: Decodable {
     let upload: String
     let inferenceSteps: Int?
+    /// An `OutputQuality` name; standard when absent.
+    let quality: String?
 }
 
 struct UploadReply: Encodable {

@@ -19,6 +19,7 @@ struct PipelineSettings {
     /// CPU engine threads (default: all cores).
     var threads: Int?
     var flowIterations: Int = 12
+    var flowResolution: FlowResolution = .hr
     var tiling: Tiling = .automatic(maxMemoryBytes: nil)
     var tileOverlap = 16
     var tileBlending: TileBlending = .latent
@@ -38,12 +39,14 @@ enum PipelineSetupError: Error, CustomStringConvertible {
 }
 
 /// Loads the pipeline once (resolving a repo id through the Hugging Face cache and the RAFT URL
-/// through the torch hub cache) and opens one stream per sequence.
+/// through the torch hub cache) and opens one stream per sequence, resumable from a checkpoint.
 struct PipelineUpscalerFactory: UpscalerFactory {
     let pipeline: Pipeline
     let options: SessionOptions
     /// One torch generator for the whole run: sequences continue it in order, as in the original.
     private let torchNoise: TorchNoiseStream?
+    /// Tags saved session state, so that a checkpoint is never resumed with other weights.
+    let modelIdentity: String
 
     init(settings: PipelineSettings) throws {
         let (device, note) = try Device.open(settings.device, threads: settings.threads)
@@ -55,12 +58,14 @@ struct PipelineUpscalerFactory: UpscalerFactory {
             URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
         })
         pipeline = try Pipeline(model: repository, flowWeights: flowWeights, device: device, prompts: [settings.prompt])
+        modelIdentity = try ModelIdentity.of(repository, flowWeights: flowWeights)
         var options = SessionOptions()
         options.numInferenceSteps = settings.numInferenceSteps
         options.prompt = settings.prompt
         options.seed = settings.seed
         options.noise = settings.noise
         options.flowIterations = settings.flowIterations
+        options.flowResolution = settings.flowResolution
         options.tiling = settings.tiling
         options.tileOverlap = settings.tileOverlap
         options.tileBlending = settings.tileBlending
@@ -72,12 +77,23 @@ struct PipelineUpscalerFactory: UpscalerFactory {
     }
 
     func makeUpscaler(sequence: String) throws -> FrameUpscaling {
-        var options = options
-        options.torchNoise = torchNoise
-        return try pipeline.makeSession(options)
+        ResumableSession(session: try pipeline.makeSession(sessionOptions), modelIdentity: modelIdentity)
     }
 
-    private static func resolveFlowWeights(_ reference: String, hub: HubClient) throws -> URL {
+    func resumeUpscaler(sequence: String, state: [UInt8]) throws -> FrameUpscaling {
+        let saved = try SessionState(serialized: state, modelIdentity: modelIdentity, options: options)
+        return ResumableSession(session: try StreamSession(pipeline: pipeline, options: sessionOptions, resumingFrom: saved),
+                                modelIdentity: modelIdentity)
+    }
+
+    /// The sessions' options: every sequence continues the run's one torch generator.
+    private var sessionOptions: SessionOptions {
+        var options = options
+        options.torchNoise = torchNoise
+        return options
+    }
+
+    static func resolveFlowWeights(_ reference: String, hub: HubClient) throws -> URL {
         if reference.hasPrefix("http://") || reference.hasPrefix("https://"), let url = URL(string: reference) {
             return try blocking { try await hub.cachedDownload(url: url, into: hub.configuration.torchCheckpointsDirectory) }
         }
@@ -88,6 +104,25 @@ struct PipelineUpscalerFactory: UpscalerFactory {
 }
 
 extension StreamSession: FrameUpscaling {}
+
+/// A session whose state the job runner saves at every checkpoint.
+final class ResumableSession: ResumableUpscaling {
+    let session: StreamSession
+    let modelIdentity: String
+
+    init(session: StreamSession, modelIdentity: String) {
+        self.session = session
+        self.modelIdentity = modelIdentity
+    }
+
+    func upscale(_ frame: RGBImage) throws -> RGBImage {
+        try session.upscale(frame)
+    }
+
+    func savedState() throws -> [UInt8] {
+        try session.exportState().serialized(modelIdentity: modelIdentity, options: session.options)
+    }
+}
 
 /// Runs an async hub call from the synchronous command (the CLI has nothing else to do meanwhile).
 private func blocking<Value>(_ operation: @escaping @Sendable () async throws -> Value) throws -> Value {

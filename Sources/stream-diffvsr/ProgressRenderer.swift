@@ -21,6 +21,9 @@ final class ProgressRenderer {
             endLine()
             let total = frames.map { "\($0) frames" } ?? "frame count unknown"
             writeError("[\(number)/\(count)] \(name): \(total)\n")
+        case .resumed(let name, let framesDone):
+            endLine()
+            writeError("\(name): resuming from the checkpoint after frame \(framesDone)\n")
         case .frameFinished(let progress):
             if isTerminal {
                 writeError("\r" + Self.barLine(progress, width: barWidth) + "\u{1B}[K")

@@ -2,6 +2,7 @@ import ArgumentParser
 import TensorEngine
 import Foundation
 import Media
+import StreamDiffVSR
 import VideoJobs
 
 struct UpscaleCommand: ParsableCommand {
@@ -12,7 +13,13 @@ struct UpscaleCommand: ParsableCommand {
         IN is a folder of sequence folders (like the original inference.py), a single sequence folder, or a video \
         file. Frames (PNG or JPEG) are processed in file-name order and written as PNG to \
         OUT/<name of IN>/<sequence>/<same file name>. A video is written to OUT when OUT ends in \
-        .mp4/.mov/.mkv/.m4v, else to OUT/<video name>.mp4, with the source frame rate and audio.
+        .mp4/.mov/.mkv/.m4v, else to OUT/<video name>.mp4, with the source frame rate, audio, subtitles, chapters \
+        and metadata.
+
+        Every --checkpoint-every frames the run's state is saved in a hidden folder beside the output \
+        (.<name>.resume); after an interruption (Ctrl-C, a crash, kill -9, a full disk) the same command with \
+        --resume continues there and gives the same frames, bit for bit, as an uninterrupted run. Videos are \
+        encoded in segments and joined without re-encoding at the end.
         The original's option spellings (--model_id, --in_path, ...) are accepted too.
         """
     )
@@ -53,6 +60,57 @@ struct UpscaleCommand: ParsableCommand {
     @Option(help: "CPU engine worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "RAFT refinement iterations (the original uses 12; fewer is faster and less accurate).")
+    var flowIterations = 12
+
+    @Option(name: .customLong("flow-resolution"),
+            help: "Where RAFT computes the flow: hr (on the 4x bicubic frames, as the original) or lr (on the input frames, flow scaled up 4x: much faster, not identical).")
+    var flowResolution: FlowResolution = .hr
+
+    @Option(help: ArgumentHelp("First frame to upscale, 0-based (of each sequence, or of the video).", valueName: "index"))
+    var startFrame: Int?
+
+    @Option(help: ArgumentHelp("First frame left out, like ffmpeg's trim end_frame (default: to the end).", valueName: "index"))
+    var endFrame: Int?
+
+    @Option(help: ArgumentHelp("Videos: start time in seconds; audio and subtitles are cut to match.", valueName: "seconds"))
+    var start: Double?
+
+    @Option(help: ArgumentHelp("Videos: seconds to upscale from --start (default: to the end).", valueName: "seconds"))
+    var duration: Double?
+
+    @Flag(help: "Continue an interrupted run from the checkpoint beside its output (a fresh start when there is none).")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Save the run's state every N frames: --resume loses at most N frames of work.", valueName: "N"))
+    var checkpointEvery = 10
+
+    @Option(help: ArgumentHelp("Video outputs are encoded in segments of N frames (rounded up to a multiple of --checkpoint-every; each starts with a keyframe).", valueName: "N"))
+    var segmentFrames = 250
+
+    @Option(help: "Video encoder (the local ffmpeg must have it; checked before any work).")
+    var codec: VideoEncoderSettings.Codec = .libx264
+
+    @Option(help: "Quality, lower is better (default: 16 for libx264, 18 for libx265, 24 for AV1; ffv1 is lossless and takes none).")
+    var crf: Int?
+
+    @Option(help: "Encoder speed: ultrafast ... veryslow for libx264/libx265 (default medium), 0-13 for libsvtav1, 0-8 (cpu-used) for libaom-av1.")
+    var preset: String?
+
+    @Option(name: .customLong("pix-fmt"),
+            help: "Pixel format (default: yuv420p; bgr0, 8-bit RGB without colour conversion, for ffv1, so that it is lossless).")
+    var pixelFormat: VideoEncoderSettings.PixelFormat?
+
+    @Option(name: .customLong("encoder-option"), parsing: .singleValue,
+            help: ArgumentHelp("Passed to the encoder as -KEY VALUE (repeatable), e.g. tune=film or x264-params=aq-mode=3.", valueName: "KEY=VALUE"))
+    var encoderOptions: [String] = []
+
+    @Flag(name: .customLong("no-audio"), help: "Leave the source's audio out of a video output.")
+    var noAudio = false
+
+    @Flag(name: .customLong("no-subtitles"), help: "Leave the source's subtitle streams out of a video output.")
+    var noSubtitles = false
+
     @Option(name: .customLong("unet_pretrained_weight"), help: "Original option: UNet weights folder overriding the model's unet/.")
     var unetWeights: String?
 
@@ -74,6 +132,7 @@ struct UpscaleCommand: ParsableCommand {
     func validate() throws {
         guard numInferenceSteps >= 1 else { throw ValidationError("--num-inference-steps must be at least 1, got \(numInferenceSteps)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard flowIterations >= 1 else { throw ValidationError("--flow-iterations must be at least 1, got \(flowIterations)") }
     }
 
     func run() throws {
@@ -83,8 +142,12 @@ struct UpscaleCommand: ParsableCommand {
         }
         do {
             let job = try VideoJob.plan(inPath: inPath, outPath: outPath)
+            let options = try jobOptions
+            if case .sequences = job, options.encoder != VideoEncoderSettings() || noAudio || noSubtitles {
+                note("--codec, --crf, --preset, --pix-fmt, --encoder-option, --no-audio and --no-subtitles apply to video outputs; frames are written as PNG")
+            }
             let progress = ProgressRenderer()
-            let runner = JobRunner(job: job, onEvent: progress.handle)
+            let runner = JobRunner(job: job, options: options, onEvent: progress.handle)
             // Input problems surface before the (slow) model load.
             try runner.validate()
             let factory = try PipelineUpscalerFactory(settings: settings)
@@ -92,6 +155,21 @@ struct UpscaleCommand: ParsableCommand {
             progress.printSummary(summary)
         } catch {
             throw exitWithError(error)
+        }
+    }
+
+    var jobOptions: JobOptions {
+        get throws {
+            var options = JobOptions()
+            options.selection = FrameSelection(startFrame: startFrame, endFrame: endFrame, startSeconds: start, durationSeconds: duration)
+            options.resume = resume
+            options.checkpointEvery = checkpointEvery
+            options.segmentFrames = segmentFrames
+            options.encoder = VideoEncoderSettings(codec: codec, crf: crf, preset: preset, pixelFormat: pixelFormat,
+                                                   options: try encoderOptions.map(VideoEncoderSettings.Option.init(parsing:)))
+            options.keepAudio = !noAudio
+            options.keepSubtitles = !noSubtitles
+            return options
         }
     }
 
@@ -107,6 +185,8 @@ struct UpscaleCommand: ParsableCommand {
         settings.initialLatentsPath = initialLatents
         settings.device = device
         settings.threads = threads
+        settings.flowResolution = flowResolution
+        settings.flowIterations = flowIterations
         settings.componentOverrides[.unet] = unetWeights
         settings.componentOverrides[.controlNet] = controlNetWeights
         settings.componentOverrides[.autoencoder] = temporalVAEWeights
@@ -117,3 +197,7 @@ struct UpscaleCommand: ParsableCommand {
         FileHandle.standardError.write(Data("note: \(text)\n".utf8))
     }
 }
+
+extension FlowResolution: ExpressibleByArgument {}
+extension VideoEncoderSettings.Codec: ExpressibleByArgument {}
+extension VideoEncoderSettings.PixelFormat: ExpressibleByArgument {}

@@ -1,2 +1,2 @@
-// The `stream-diffvsr` command: `upscale` (the default) and `doctor`.
+// The `stream-diffvsr` command: `upscale` (the default), `eval`, `doctor` and `serve`.
 StreamDiffVSRCommand.main()

@@ -11,24 +11,10 @@ import TestSupport
 import XCTest
 
 final class PipelineTests: XCTestCase {
-    private static var cachedPipeline: Pipeline?
-    private static var cachedFlowWeights: URL?
+    private var fixtures: URL { TinyPipeline.fixtures }
 
-    private var fixtures: URL { Bundle.module.url(forResource: "Fixtures", withExtension: nil)! }
-
-    /// The tiny model with deterministic RAFT-large weights (written once per test run).
     private func tinyPipeline() throws -> Pipeline {
-        if let cached = Self.cachedPipeline { return cached }
-        let parameters = try FormulaWeights.parameterList(
-            String(contentsOf: fixtures.appendingPathComponent("raft_large_parameters.txt"), encoding: .utf8))
-        let flowWeights = FileManager.default.temporaryDirectory
-            .appendingPathComponent("pipeline-raft-\(ProcessInfo.processInfo.processIdentifier).safetensors")
-        try FormulaWeights.writeSafeTensors(parameters, to: flowWeights.path)
-        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")),
-                                    flowWeights: flowWeights)
-        Self.cachedFlowWeights = flowWeights
-        Self.cachedPipeline = pipeline
-        return pipeline
+        try TinyPipeline.load()
     }
 
     /// Tiled frames (guided frames included): larger tiles come closer to the untiled frames, with
@@ -86,7 +72,7 @@ final class PipelineTests: XCTestCase {
         let positions = (0..<77).flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) }
         try appendTensor("text_model.embeddings.position_ids", dtype: "I64", shape: [1, 77], bytes: positions, to: checkpoint)
         let original = try tinyPipeline()
-        let pipeline = try Pipeline(model: ModelRepository(root: model), flowWeights: try XCTUnwrap(Self.cachedFlowWeights))
+        let pipeline = try Pipeline(model: ModelRepository(root: model), flowWeights: try TinyPipeline.flowWeights())
         assertClose(try pipeline.promptEmbedding(""), try original.promptEmbedding(""), tolerance: 0, "same text states")
         assertClose(try pipeline.promptEmbedding("a cat"), try original.promptEmbedding("a cat"), tolerance: 0,
                     "a prompt met later loads the encoder again")
