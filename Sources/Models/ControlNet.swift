@@ -74,7 +74,7 @@ public struct ControlNet {
     /// connection (UNet order) and one for the mid block.
     public func callAsFunction(_ sample: Tensor, timestep: Float, encoderHiddenStates: Tensor,
                                condition: Tensor, conditioningScale: Float = 1) -> (down: [Tensor], mid: Tensor) {
-        let activatedEmbedding = silu(downPath.embedding(timestep: timestep, batch: sample.dim(0), classLabels: nil))
+        let activatedEmbedding = silu(downPath.embedding(timestep: timestep, batch: sample.dim(0), classLabels: nil, on: sample.device))
         let orderedCondition = config.controlnetConditioningChannelOrder == "bgr"
             ? concat((0..<condition.dim(1)).reversed().map { condition.slice(axis: 1, $0..<($0 + 1)) }, axis: 1)
             : condition

@@ -8,9 +8,10 @@ import TensorEngine
 /// `get_timestep_embedding` for `batch` copies of `timestep`: [batch, channels]. Every step is done in
 /// float32 in diffusers' order (exponent = -ln(10000) * i, / (half - shift), exp, x timestep), because
 /// a timestep near 1000 amplifies a one-ulp difference in the frequency into a visible phase error.
-/// `flipSinToCos` puts cos first; an odd `channels` is padded with a zero column.
+/// `flipSinToCos` puts cos first; an odd `channels` is padded with a zero column. Computed on the host,
+/// uploaded to `device`.
 public func sinusoidalTimestepEmbedding(timestep: Float, batch: Int, channels: Int, flipSinToCos: Bool,
-                                        frequencyShift: Float) -> Tensor {
+                                        frequencyShift: Float, on device: Device = .cpu) -> Tensor {
     let half = channels / 2
     let logMaxPeriod = Float(-log(10000.0))
     let denominator = Float(half) - frequencyShift
@@ -22,7 +23,7 @@ public func sinusoidalTimestepEmbedding(timestep: Float, batch: Int, channels: I
         row[i] = flipSinToCos ? cosine : sine
         row[half + i] = flipSinToCos ? sine : cosine
     }
-    return Tensor(shape: [batch, channels], scalars: Array((0..<batch).map { _ in row }.joined()))
+    return Tensor(shape: [batch, channels], scalars: Array((0..<batch).map { _ in row }.joined()), on: device)
 }
 
 /// `TimestepEmbedding`: linear_1, SiLU, linear_2.

@@ -160,11 +160,11 @@ struct UNetDownPath {
             : nil
     }
 
-    /// The time (+ class) embedding for a batch, before the SiLU every resnet applies.
-    func embedding(timestep: Float, batch: Int, classLabels: [Int]?) -> Tensor {
+    /// The time (+ class) embedding for a batch on `device`, before the SiLU every resnet applies.
+    func embedding(timestep: Float, batch: Int, classLabels: [Int]?, on device: Device) -> Tensor {
         let a = architecture
         let sinusoid = sinusoidalTimestepEmbedding(timestep: timestep, batch: batch, channels: a.blockOutChannels[0],
-                                                   flipSinToCos: a.flipSinToCos, frequencyShift: a.frequencyShift)
+                                                   flipSinToCos: a.flipSinToCos, frequencyShift: a.frequencyShift, on: device)
         let embedding = timeEmbedding(sinusoid)
         guard let classEmbedding else { return embedding }
         guard let classLabels, classLabels.count == batch else {
@@ -232,7 +232,7 @@ public struct UNet2DCondition {
                                downBlockAdditionalResiduals: [Tensor]? = nil, midBlockAdditionalResidual: Tensor? = nil,
                                classLabels: [Int]? = nil) -> Tensor {
         let batch = sample.dim(0)
-        let activatedEmbedding = silu(downPath.embedding(timestep: timestep, batch: batch, classLabels: classLabels))
+        let activatedEmbedding = silu(downPath.embedding(timestep: timestep, batch: batch, classLabels: classLabels, on: sample.device))
         let input = config.centerInputSample ? sample * 2 - 1 : sample
         var (hidden, skips) = downPath(downPath.convIn(input), activatedEmbedding: activatedEmbedding,
                                        context: encoderHiddenStates)
