@@ -16,18 +16,21 @@ final class ControlNetTests: XCTestCase {
         try checkControlNet("unet_mix")
     }
 
+    /// On every test device: weights loaded there, inputs uploaded, nothing made on another device.
     private func checkControlNet(_ name: String) throws {
         let parity = try UNetParityCase(name)
-        let controlNet = try parity.controlNet()
         let scale = try parity.fixture["conditioning_scale"].scalars[0]
-        let (down, mid) = controlNet(try parity.fixture["sample"], timestep: try parity.timestep,
-                                     encoderHiddenStates: try parity.fixture["encoder_hidden_states"],
-                                     condition: try parity.fixture["condition"], conditioningScale: scale)
         let expected = try parity.expectedResiduals()
-        XCTAssertEqual(down.count, expected.down.count, "\(name): number of down residuals")
-        for (index, (actual, reference)) in zip(down, expected.down).enumerated() {
-            assertClose(actual, reference, tolerance: 1e-4, "\(name) down residual \(index)")
+        try forEachDevice { device in
+            let controlNet = try parity.controlNet(on: device)
+            let (down, mid) = controlNet(try parity.fixture.tensor("sample", on: device), timestep: try parity.timestep,
+                                         encoderHiddenStates: try parity.fixture.tensor("encoder_hidden_states", on: device),
+                                         condition: try parity.fixture.tensor("condition", on: device), conditioningScale: scale)
+            XCTAssertEqual(down.count, expected.down.count, "\(name): number of down residuals")
+            for (index, (actual, reference)) in zip(down, expected.down).enumerated() {
+                assertClose(actual, reference, tolerance: 1e-4, "\(name) down residual \(index)")
+            }
+            assertClose(mid, expected.mid, tolerance: 1e-4, "\(name) mid residual")
         }
-        assertClose(mid, expected.mid, tolerance: 1e-4, "\(name) mid residual")
     }
 }

@@ -26,15 +26,15 @@ struct UNetParityCase {
                       "fixture \(name).json is missing")
     }
 
-    func unet() throws -> UNet2DCondition {
-        let loader = WeightLoader(fixture.stateDict(prefix: "unet."))
+    func unet(on device: Device = .cpu) throws -> UNet2DCondition {
+        let loader = WeightLoader(fixture.stateDict(prefix: "unet."), device: device)
         let model = UNet2DCondition(config: unetConfig, weights: loader)
         try loader.finish()
         return model
     }
 
-    func controlNet() throws -> ControlNet {
-        let loader = WeightLoader(fixture.stateDict(prefix: "controlnet."))
+    func controlNet(on device: Device = .cpu) throws -> ControlNet {
+        let loader = WeightLoader(fixture.stateDict(prefix: "controlnet."), device: device)
         let model = ControlNet(config: try XCTUnwrap(controlNetConfig, "no ControlNet in this fixture"), weights: loader)
         try loader.finish()
         return model
@@ -46,9 +46,10 @@ struct UNetParityCase {
     }
 
     /// The ControlNet residuals diffusers computed, in UNet skip order.
-    func expectedResiduals() throws -> (down: [Tensor], mid: Tensor) {
+    func expectedResiduals(on device: Device = .cpu) throws -> (down: [Tensor], mid: Tensor) {
         let count = fixture.file.entries.keys.filter { $0.hasPrefix("controlnet_down_") }.count
-        return (try (0..<count).map { try fixture[String(format: "controlnet_down_%02d", $0)] }, try fixture["controlnet_mid"])
+        return (try (0..<count).map { try fixture.tensor(String(format: "controlnet_down_%02d", $0), on: device) },
+                try fixture.tensor("controlnet_mid", on: device))
     }
 }
 
@@ -115,21 +116,24 @@ final class UNet2DConditionTests: XCTestCase {
         }
     }
 
+    /// On every test device: weights loaded there, inputs uploaded, nothing made on another device.
     private func checkUNet(_ name: String) throws {
         let parity = try UNetParityCase(name)
-        let unet = try parity.unet()
-        let sample = try parity.fixture["sample"]
-        let context = try parity.fixture["encoder_hidden_states"]
-        let timestep = try parity.timestep
+        try forEachDevice { device in
+            let unet = try parity.unet(on: device)
+            let sample = try parity.fixture.tensor("sample", on: device)
+            let context = try parity.fixture.tensor("encoder_hidden_states", on: device)
+            let timestep = try parity.timestep
 
-        let plain = unet(sample, timestep: timestep, encoderHiddenStates: context, classLabels: parity.classLabels)
-        assertClose(plain, try parity.fixture["unet_out"], tolerance: 1e-4, "\(name) UNet output")
+            let plain = unet(sample, timestep: timestep, encoderHiddenStates: context, classLabels: parity.classLabels)
+            assertClose(plain, try parity.fixture["unet_out"], tolerance: 1e-4, "\(name) UNet output")
 
-        let residuals = try parity.expectedResiduals()
-        let controlled = unet(sample, timestep: timestep, encoderHiddenStates: context,
-                              downBlockAdditionalResiduals: residuals.down, midBlockAdditionalResidual: residuals.mid,
-                              classLabels: parity.classLabels)
-        assertClose(controlled, try parity.fixture["unet_out_controlled"], tolerance: 1e-4, "\(name) UNet output with residuals")
+            let residuals = try parity.expectedResiduals(on: device)
+            let controlled = unet(sample, timestep: timestep, encoderHiddenStates: context,
+                                  downBlockAdditionalResiduals: residuals.down, midBlockAdditionalResidual: residuals.mid,
+                                  classLabels: parity.classLabels)
+            assertClose(controlled, try parity.fixture["unet_out_controlled"], tolerance: 1e-4, "\(name) UNet output with residuals")
+        }
     }
 }
 

@@ -13,7 +13,9 @@ enum TinyPipeline {
 
     static func load() throws -> Pipeline {
         if let cached { return cached }
-        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")), flowWeights: flowWeights())
+        // A CPU device of its own (not `Device.cpu`), so a tensor made on the default device by mistake trips the device check.
+        let pipeline = try Pipeline(model: ModelRepository(root: fixtures.appendingPathComponent("tiny_model")), flowWeights: flowWeights(),
+                                    device: .cpu(threads: 2))
         cached = pipeline
         return pipeline
     }
