@@ -2,15 +2,17 @@
 //
 // Stream-DiffVSR in Swift. Layers (each imports only the ones below it):
 //   stream-diffvsr (CLI)  /  WebApp
-//   Evaluation (PSNR/SSIM as BasicSR, warping error)   VideoJobs (frame loop, checkpoints, segments)
-//   StreamDiffVSR (pipeline, sessions, scheduler, motion compensation)
-//   Models (UNet, ControlNet, TemporalAutoencoderTiny, CLIP, RAFT)
-//   Checkpoints (safetensors, torch pickle, strict state dicts)   Hub   Media
-//   TensorEngine (tensor, ops) <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
+//   Evaluation (PSNR/SSIM as BasicSR, warping error)
+//   StreamDiffVSR (pipeline, sessions, scheduler, motion compensation)   VideoJobs (frame loop, checkpoints)
+//   Models (UNet, ControlNet, TemporalAutoencoderTiny, CLIP, RAFT)                  Media (PNG/JPEG, ffmpeg)
+//   Checkpoints (safetensors, torch pickle, strict state dicts)   Hub
+//   TensorEngine (Tensor, Device, operations: the device boundary)
+//   BackendInterface (the ComputeBackend protocol)
+//   CPUBackend <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
 import PackageDescription
 
 /// The GEMM/convolution micro-kernels are written once (Sources/KernelSources) and compiled three
-/// times with different target CPUs; TensorEngine picks one at run time from CPUID. Without a target
+/// times with different target CPUs; CPUBackend picks one at run time from the CPU flags in /proc/cpuinfo. Without a target
 /// CPU the SIMD16 code is scalarised, so the flags are what makes the engine fast.
 #if arch(x86_64)
 let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]
@@ -25,6 +27,9 @@ let portableFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 /// The engine and the networks are number crunching too: optimised in every configuration so that the
 /// debug test suite runs real models in seconds, not minutes.
 let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+/// The engine and its backends hand raw buffers to worker threads, which strict concurrency checking cannot
+/// express without wrapping every pointer: they stay in the Swift 5 language mode; every other target is Swift 6.
+let rawPointerSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
     name: "StreamDiffVSR",
@@ -42,13 +47,13 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.2.0"),
     ],
     targets: [
-        .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags),
-        .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags),
-        .target(name: "KernelsPortable", path: "Sources/KernelsPortable", swiftSettings: portableFlags),
-        .target(name: "BackendInterface", swiftSettings: numericFlags),
+        .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags + rawPointerSettings),
+        .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags + rawPointerSettings),
+        .target(name: "KernelsPortable", path: "Sources/KernelsPortable", swiftSettings: portableFlags + rawPointerSettings),
+        .target(name: "BackendInterface", swiftSettings: numericFlags + rawPointerSettings),
         .target(name: "CPUBackend", dependencies: ["BackendInterface", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
-                swiftSettings: numericFlags),
-        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend"], swiftSettings: numericFlags),
+                swiftSettings: numericFlags + rawPointerSettings),
+        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend"], swiftSettings: numericFlags + rawPointerSettings),
         .target(name: "Checkpoints", dependencies: ["BackendInterface", "TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -98,7 +103,5 @@ let package = Package(
         .testTarget(name: "StreamDiffVSRTests", dependencies: ["StreamDiffVSR", "Media", "TestSupport"],
                     resources: [.copy("Fixtures")]),
     ],
-    // Swift 6 toolchain, Swift 5 language mode: the engine hands raw buffers to worker threads, which
-    // strict concurrency checking cannot express without wrapping every pointer.
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

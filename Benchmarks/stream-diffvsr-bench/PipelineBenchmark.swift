@@ -36,9 +36,11 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
     }
     guard let blending = TileBlending(rawValue: options.tileBlending) else { throw BenchmarkError(description: "--tile-blending: latent or output") }
     sessionOptions.tileBlending = blending
+    if let steps = options.steps { sessionOptions.numInferenceSteps = steps }
     let session = try pipeline.makeSession(sessionOptions)
     let (width, height) = options.size
-    print("# pipeline \(options.model): loaded in \(String(format: "%.1f", now(CLOCK_MONOTONIC) - loadStart)) s; "
+    print("# pipeline \(options.model): loaded in \(String(format: "%.1f", now(CLOCK_MONOTONIC) - loadStart)) s "
+          + "(RSS \(String(format: "%.1f", currentResidentMiB() ?? 0)) MiB); "
           + "\(options.frames) frames \(width)x\(height) -> \(width * 4)x\(height * 4), "
           + "\(session.options.numInferenceSteps) steps; \(options.device.info.name): \(options.device.info.driver), "
           + "tiles \(options.tiling) (\(try session.tilePlan(height: height, width: width).map { "\($0.tiles.count) tiles" } ?? "whole frame")), "

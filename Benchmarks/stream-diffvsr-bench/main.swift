@@ -6,7 +6,7 @@
 //   stream-diffvsr-bench features HxW --models DIR                        decoder guidance features of an HxW image
 //   stream-diffvsr-bench raft HxW --flow raft.pth                         one RAFT-large flow of two HxW images
 //   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH] [--tile auto|none|N]
-//                        [--max-memory BYTES] [--tile-blending latent|output]
+//                        [--max-memory BYTES] [--tile-blending latent|output] [--steps N]
 // Common: --device auto|cpu|vulkan[:N], --threads N, --cpu-time (process CPU time / threads instead of
 // the wall clock), --calls N.
 
@@ -28,6 +28,8 @@ struct BenchmarkOptions {
     var tiling = "none"
     var maxMemory: UInt64?
     var tileBlending = "latent"
+    /// Denoising steps per frame (pipeline; nil: the model's default, 4).
+    var steps: Int?
     var deviceChoice = DeviceChoice.cpu
     var threads: Int?
     /// Opened once the arguments are parsed.
@@ -60,6 +62,7 @@ while let argument = arguments.next() {
     case "--tile": options.tiling = arguments.next() ?? options.tiling
     case "--max-memory": options.maxMemory = UInt64(arguments.next() ?? "")
     case "--tile-blending": options.tileBlending = arguments.next() ?? options.tileBlending
+    case "--steps": options.steps = Int(arguments.next() ?? "")
     case "--size":
         if let size = parseSize(arguments.next() ?? "", widthFirst: true) { options.size = (size.width, size.height) }
     case _ where command == nil && options.filters.isEmpty && subcommands.contains(argument): command = argument

@@ -141,35 +141,35 @@ extension BroadcastLayout {
     }
 }
 
-/// e^x on 8 lanes: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness), e^r by the
-/// Cephes expf polynomial (~1 ulp), 2^n assembled in the exponent bits as two factors so n = 128
-/// does not overflow. Below -87.3 gives 0 (PyTorch gives a denormal), above 88.7 infinity, NaN stays NaN.
+/// e^x on 8 lanes, the same approximation as the kernels' `exp16` (so activations and the softmax agree
+/// everywhere): x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two for exactness), e^r by the Cephes
+/// expf polynomial (~1 ulp), 2^n assembled in the exponent bits as two factors, so that n down to -150
+/// rounds into the subnormals as PyTorch does (and on to exactly 0) and n = 128 overflows to infinity.
+/// NaN stays NaN.
 @inline(__always)
 func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     typealias V = SIMD8<Float>
     // Clamped by masks: SIMD `clamped` is not lowered to vector min/max and costs more than the rest.
     var clamped = x
-    clamped.replace(with: -87.3, where: x .< V(repeating: -87.3))
-    clamped.replace(with: 88.7, where: x .> V(repeating: 88.7))
+    clamped.replace(with: -104, where: x .< V(repeating: -104))
+    clamped.replace(with: 89, where: x .> V(repeating: 89))
     // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits (no rounding instruction needed).
     let shifter = V(repeating: 12_582_912)
     let shifted = clamped * V(repeating: 1.442_695_04) + shifter
     let n = shifted - shifter
     let r = clamped - n * V(repeating: 0.693_359_375) - n * V(repeating: -2.121_944_4e-4)
-    var p = V(repeating: 1.987_569_15e-4)
-    p = p * r + V(repeating: 1.398_199_95e-3)
-    p = p * r + V(repeating: 8.333_451_9e-3)
-    p = p * r + V(repeating: 4.166_579_59e-2)
-    p = p * r + V(repeating: 1.666_666_55e-1)
-    p = p * r + V(repeating: 5.000_000_12e-1)
+    var p = V(repeating: 1.987_569_1e-4)
+    p = p * r + V(repeating: 1.398_199_9e-3)
+    p = p * r + V(repeating: 8.333_452e-3)
+    p = p * r + V(repeating: 4.166_579_6e-2)
+    p = p * r + V(repeating: 1.666_666_5e-1)
+    p = p * r + V(repeating: 5.000_000_1e-1)
     p = p * (r * r) + r + V(repeating: 1)
     let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(shifter, to: SIMD8<Int32>.self)
     let half = exponent &>> 1
     let low = unsafeBitCast((half &+ 127) &<< 23, to: V.self)
     let high = unsafeBitCast((exponent &- half &+ 127) &<< 23, to: V.self)
     var result = p * low * high
-    result.replace(with: 0, where: x .< V(repeating: -87.3))
-    result.replace(with: .infinity, where: x .> V(repeating: 88.7))
     result.replace(with: x, where: x .!= x)
     return result
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// A checkpoint file mapped read-only. Tensors are converted out of it one at a time; the pages a
 /// tensor came from are then handed back to the kernel, so loading a 1.9 GB UNet peaks at its weights
-/// once, not at the weights plus every mapped page still counted as resident.
+/// once, not at the weights plus every mapped page still counted as resident. Sendable: the mapping is
+/// read-only and fixed for the object's life; releasing pages only drops them from memory.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let base: UnsafeMutableRawPointer

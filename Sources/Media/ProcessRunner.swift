@@ -4,12 +4,20 @@ import Foundation
 /// written without Foundation's buffering, and stderr is collected on a background thread so a chatty
 /// child can never block on a full pipe.
 final class RunningProcess {
+    /// Written once by the stderr reader before it leaves the group, read only after waiting for the
+    /// group: the group orders the two accesses, which the type system cannot see.
+    private final class CollectedBytes: @unchecked Sendable {
+        var bytes = Data()
+    }
+
     private let process = Process()
     private let outputPipe = Pipe()
     private let errorPipe = Pipe()
     private let inputPipe: Pipe?
     private let errorCollector = DispatchGroup()
-    private var errorData = Data()
+    private let collectedError = CollectedBytes()
+    /// What the child wrote to stderr; complete once `errorCollector` has been waited for.
+    private var errorData: Data { collectedError.bytes }
 
     init(_ executable: String, _ arguments: [String], pipeInput: Bool) throws {
         // A dead encoder must surface as a failed write, not kill us with SIGPIPE.
@@ -27,9 +35,8 @@ final class RunningProcess {
         }
         let errorHandle = errorPipe.fileHandleForReading
         errorCollector.enter()
-        DispatchQueue.global().async { [self] in
-            let data = errorHandle.readDataToEndOfFile()
-            errorData = data
+        DispatchQueue.global().async { [collectedError, errorCollector] in
+            collectedError.bytes = errorHandle.readDataToEndOfFile()
             errorCollector.leave()
         }
     }

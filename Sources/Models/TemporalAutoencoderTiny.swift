@@ -1,5 +1,6 @@
 // Stream-DiffVSR's temporal decoder: a TAESD-style autoencoder whose residual blocks carry a Temporal
-// Processor Module (TPM) fusing features of the motion-compensated previous output (SPEC.md section 5).
+// Processor Module (TPM) fusing features of the motion-compensated previous output (the original's
+// `TemporalAutoencoderTinyBlock`: pooled current and previous features, a Conv1d over both, alpha blend).
 // The original keeps the previous features inside each block (`prev_features`) and resets them after
 // every decode; here they are an argument, so one loaded model serves any number of streams.
 

@@ -1,4 +1,4 @@
-// Where the optical flow of the temporal guidance is computed (SPEC section 3, step 5).
+// Where the optical flow of the temporal guidance is computed (docs/algorithm.md, step 5).
 
 import Models
 import TensorEngine

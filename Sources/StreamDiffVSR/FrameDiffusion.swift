@@ -21,7 +21,7 @@ public enum TileBlending: String, Sendable, CaseIterable {
     case output
 }
 
-/// One frame's denoising loop and temporal decode (SPEC section 3, steps 6-7), on the whole frame or
+/// One frame's denoising loop and temporal decode (docs/algorithm.md, steps 6-7), on the whole frame or
 /// tile by tile. Motion compensation happens before, always on the whole frame.
 struct FrameDiffusion {
     let pipeline: Pipeline

@@ -1,4 +1,4 @@
-// Motion compensation of the previous output (SPEC section 3, steps 2 and 5): bicubic x4 of the LR
+// Motion compensation of the previous output (docs/algorithm.md, steps 2 and 5): bicubic x4 of the LR
 // frames (RAFT's inputs) and the reference pipeline's `flow_warp` of the previous decoded frame.
 
 import TensorEngine

@@ -31,7 +31,9 @@ public enum PipelineError: Error, CustomStringConvertible {
     }
 }
 
-/// The loaded networks of one model on one device, shared read-only by any number of sessions.
+/// The loaded networks of one model on one device, shared read-only by any number of sessions (Sendable:
+/// every stored property is a constant after `init`, and the networks are never mutated by a forward pass;
+/// the prompt cache behind `prompts` has its own lock).
 public final class Pipeline: @unchecked Sendable {
     /// Where the weights live and every frame is computed.
     public let device: Device

@@ -119,7 +119,7 @@ public final class StreamSession {
         return Tensor(rgb8: image.pixels, width: width, height: height, on: pipeline.device)
     }
 
-    /// SPEC section 3, steps 2 and 4-7: guidance from the previous output, four DDIM steps, temporal decode.
+    /// docs/algorithm.md, steps 2 and 4-7: guidance from the previous output, four DDIM steps, temporal decode.
     func denoiseAndDecode(_ lowResolution: Tensor) throws -> Tensor {
         let textEmbedding = try pipeline.promptEmbedding(options.prompt)
         let scale = pipeline.autoencoder.scaleFactor

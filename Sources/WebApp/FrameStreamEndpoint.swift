@@ -22,7 +22,7 @@ struct FrameStreamEndpoint: Sendable {
             return
         }
         let policy = FrameSizePolicy()
-        var upscaler: FrameUpscaling?
+        var upscaler: ConnectionSession?
         var inputSize: (width: Int, height: Int)?
         var index = 0
         for try await message in inbound.messages(maxSize: maxMessageBytes) {
@@ -45,7 +45,7 @@ struct FrameStreamEndpoint: Sendable {
                 let model = self.model
                 if upscaler == nil {
                     upscaler = try await NIOThreadPool.singleton.runIfActive {
-                        try model.makeUpscaler(inferenceSteps: steps, sequence: "stream")
+                        ConnectionSession(upscaler: try model.makeUpscaler(inferenceSteps: steps, sequence: "stream"))
                     }
                 }
                 let sessionUpscaler = upscaler!
@@ -56,7 +56,7 @@ struct FrameStreamEndpoint: Sendable {
                         : LanczosResize.resize(decoded, width: target.width, height: target.height)
                     let queued = DispatchTime.now().uptimeNanoseconds
                     var started: UInt64 = 0
-                    let output = try model.upscale(frame, with: TimedUpscaler(inner: sessionUpscaler) { started = $0 })
+                    let output = try model.upscale(frame, with: TimedUpscaler(inner: sessionUpscaler.upscaler) { started = $0 })
                     let finished = DispatchTime.now().uptimeNanoseconds
                     return (output, started - queued, finished - started)
                 }
@@ -83,6 +83,13 @@ struct FrameStreamEndpoint: Sendable {
         try await outbound.write(.text(text))
         try await outbound.close(.unacceptableData, reason: nil)
     }
+}
+
+/// One connection's stream session as it moves to the thread pool for each frame. It is never used
+/// concurrently: a connection awaits each frame's upscale before it reads the next message, so the
+/// session runs on one thread at a time, in frame order, though not always the same thread.
+private struct ConnectionSession: @unchecked Sendable {
+    let upscaler: FrameUpscaling
 }
 
 /// Notes the moment the model lock was taken, to split a frame's latency into waiting and computing.

@@ -7,7 +7,7 @@ import Models
 import TensorEngine
 
 /// `eval`: the paper's metrics on a user's own clips.
-struct EvalCommand: ParsableCommand {
+struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Score upscaled frames against ground truth: PSNR and SSIM (Y and RGB, as BasicSR) and the warping error.",
@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
-    func run() throws {
+    func run() async throws {
         do {
             let pairs = try EvaluationInput.pairs(outputs: outputs, reference: reference)
             var evaluator = Evaluator()
@@ -67,7 +67,7 @@ struct EvalCommand: ParsableCommand {
             if !noWarpingError {
                 let (device, note) = try Device.open(device, threads: threads)
                 if let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-                let file = try PipelineUpscalerFactory.resolveFlowWeights(flowWeights, hub: HubClient())
+                let file = try await PipelineUpscalerFactory.resolveFlowWeights(flowWeights, hub: HubClient())
                 let loader = WeightLoader(try StateDict(contentsOf: file.path), device: device)
                 let raft = RAFT(weights: loader)
                 try loader.finish(ignoring: RAFT.isUnusedKey)

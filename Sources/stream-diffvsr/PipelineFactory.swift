@@ -48,12 +48,12 @@ struct PipelineUpscalerFactory: UpscalerFactory {
     /// Tags saved session state, so that a checkpoint is never resumed with other weights.
     let modelIdentity: String
 
-    init(settings: PipelineSettings) throws {
+    init(settings: PipelineSettings) async throws {
         let (device, note) = try Device.open(settings.device, threads: settings.threads)
         if let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let hub = HubClient()
-        let modelRoot = try blocking { try await hub.resolveModel(settings.modelReference) }
-        let flowWeights = try Self.resolveFlowWeights(settings.flowWeights, hub: hub)
+        let modelRoot = try await hub.resolveModel(settings.modelReference)
+        let flowWeights = try await Self.resolveFlowWeights(settings.flowWeights, hub: hub)
         let repository = ModelRepository(root: modelRoot, overrides: settings.componentOverrides.mapValues {
             URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
         })
@@ -93,9 +93,9 @@ struct PipelineUpscalerFactory: UpscalerFactory {
         return options
     }
 
-    static func resolveFlowWeights(_ reference: String, hub: HubClient) throws -> URL {
+    static func resolveFlowWeights(_ reference: String, hub: HubClient) async throws -> URL {
         if reference.hasPrefix("http://") || reference.hasPrefix("https://"), let url = URL(string: reference) {
-            return try blocking { try await hub.cachedDownload(url: url, into: hub.configuration.torchCheckpointsDirectory) }
+            return try await hub.cachedDownload(url: url, into: hub.configuration.torchCheckpointsDirectory)
         }
         let path = (reference as NSString).expandingTildeInPath
         guard FileManager.default.fileExists(atPath: path) else { throw PipelineSetupError.flowWeightsNotFound(reference) }
@@ -122,16 +122,4 @@ final class ResumableSession: ResumableUpscaling {
     func savedState() throws -> [UInt8] {
         try session.exportState().serialized(modelIdentity: modelIdentity, options: session.options)
     }
-}
-
-/// Runs an async hub call from the synchronous command (the CLI has nothing else to do meanwhile).
-private func blocking<Value>(_ operation: @escaping @Sendable () async throws -> Value) throws -> Value {
-    let semaphore = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: Result<Value, Error>!
-    Task {
-        do { result = .success(try await operation()) } catch { result = .failure(error) }
-        semaphore.signal()
-    }
-    semaphore.wait()
-    return try result.get()
 }

@@ -6,7 +6,7 @@ import StreamDiffVSR
 import VideoJobs
 import WebApp
 
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the web page and the streaming API (loads the model once).",
@@ -56,7 +56,7 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         do {
             var configuration = try ServerConfiguration.fromEnvironment()
             configuration.host = host
@@ -73,27 +73,14 @@ struct ServeCommand: ParsableCommand {
             settings.tileBlending = tilingOptions.tileBlending
             settings.threads = threads
             let tools = try FFmpegTools.locate()
-            let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try PipelineProvider(settings: settings)
+            let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try await PipelineProvider(settings: settings)
             let server = try WebServer(configuration: configuration, provider: provider, tools: tools)
             defer { server.stop() }
             FileHandle.standardError.write(Data("serving \(provider.modelName) on http://\(configuration.host):\(configuration.port)/\n".utf8))
-            try runUntilStopped(server)
+            try await server.run()
         } catch {
             throw exitWithError(error)
         }
-    }
-
-    /// The CLI is synchronous; the server runs on Swift concurrency until SIGINT/SIGTERM shuts it down gracefully.
-    private func runUntilStopped(_ server: WebServer) throws {
-        final class Outcome: @unchecked Sendable { var error: Error? }
-        let outcome = Outcome()
-        let stopped = DispatchSemaphore(value: 0)
-        Task {
-            do { try await server.run() } catch { outcome.error = error }
-            stopped.signal()
-        }
-        stopped.wait()
-        if let error = outcome.error { throw error }
     }
 }
 
@@ -103,9 +90,9 @@ final class PipelineProvider: UpscalerProvider {
     let modelName: String
     private let loaded: PipelineUpscalerFactory
 
-    init(settings: PipelineSettings) throws {
+    init(settings: PipelineSettings) async throws {
         modelName = settings.modelReference
-        loaded = try PipelineUpscalerFactory(settings: settings)
+        loaded = try await PipelineUpscalerFactory(settings: settings)
     }
 
     func factory(inferenceSteps: Int) throws -> UpscalerFactory {

@@ -5,10 +5,12 @@ import Foundation
 /// The version `doctor` and `--version` report.
 let streamDiffVSRVersion = "0.1.0"
 
-struct StreamDiffVSRCommand: ParsableCommand {
+/// The `stream-diffvsr` command: `upscale` (the default), `eval`, `doctor` and `serve`.
+@main
+struct StreamDiffVSRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream-diffvsr",
-        abstract: "Stream-DiffVSR video super-resolution (x4) on the CPU.",
+        abstract: "Stream-DiffVSR video super-resolution (x4).",
         version: streamDiffVSRVersion,
         subcommands: [UpscaleCommand.self, EvalCommand.self, DoctorCommand.self, ServeCommand.self],
         defaultSubcommand: UpscaleCommand.self

@@ -5,7 +5,7 @@ import Media
 import StreamDiffVSR
 import VideoJobs
 
-struct UpscaleCommand: ParsableCommand {
+struct UpscaleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "upscale",
         abstract: "Upscale folders of frames (one folder per sequence) or a video file by 4x.",
@@ -135,7 +135,7 @@ struct UpscaleCommand: ParsableCommand {
         guard flowIterations >= 1 else { throw ValidationError("--flow-iterations must be at least 1, got \(flowIterations)") }
     }
 
-    func run() throws {
+    func run() async throws {
         if enableTensorRT { note("--enable_tensorrt is ignored: this port has no TensorRT (use --device)") }
         if imageHeight != nil || imageWidth != nil {
             note("--image_height/--image_width are ignored: they sized the original's TensorRT engine; output size is 4x the input")
@@ -150,7 +150,7 @@ struct UpscaleCommand: ParsableCommand {
             let runner = JobRunner(job: job, options: options, onEvent: progress.handle)
             // Input problems surface before the (slow) model load.
             try runner.validate()
-            let factory = try PipelineUpscalerFactory(settings: settings)
+            let factory = try await PipelineUpscalerFactory(settings: settings)
             let summary = try runner.run(factory: factory)
             progress.printSummary(summary)
         } catch {

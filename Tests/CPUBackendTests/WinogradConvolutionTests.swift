@@ -45,7 +45,8 @@ final class WinogradConvolutionTests: XCTestCase {
             DirectConvolution(input: input, outChannels: outChannels, hasBias: false, generator: &generator)
         }
         let backend = CPUBackend(threads: 2)
-        let results = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 2 * cases.count)
+        // Each concurrent iteration writes only its own element.
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 2 * cases.count)
         results.initialize(repeating: [])
         defer { results.deallocate() }
         DispatchQueue.concurrentPerform(iterations: results.count) { index in

@@ -10,10 +10,14 @@ import TestSupport
 import XCTest
 
 final class RAFTTests: XCTestCase {
-    private static var cachedWeights: StateDict?
+    /// Guards `cachedWeights`, written once per test run.
+    private static let cacheLock = NSLock()
+    nonisolated(unsafe) private static var cachedWeights: StateDict?
 
     /// The formula weights of the fixture's parameter list, written once to a temporary safetensors file.
     private func formulaWeights() throws -> StateDict {
+        Self.cacheLock.lock()
+        defer { Self.cacheLock.unlock() }
         if let cached = Self.cachedWeights { return cached }
         let fixture = try Fixture("raft_128", in: .module)
         let parameters = try FormulaWeights.parameterList(fixture.file.metadata["parameters"] ?? "")

@@ -56,8 +56,10 @@ final class NearestUpscaler: FrameUpscaling {
     }
 }
 
-/// Scratch folders, generated clips and a live server on 127.0.0.1 for one test.
-class WebAppTestCase: XCTestCase {
+/// Scratch folders, generated clips and a live server on 127.0.0.1 for one test. Sendable because the
+/// test server's closures call the test's helpers on other threads: the stored properties are set in
+/// `setUp`, before any closure exists, and only read afterwards.
+class WebAppTestCase: XCTestCase, @unchecked Sendable {
     var tools: FFmpegTools!
     var scratch: URL!
 

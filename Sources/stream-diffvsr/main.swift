@@ -1,2 +1,0 @@
-// The `stream-diffvsr` command: `upscale` (the default), `eval`, `doctor` and `serve`.
-StreamDiffVSRCommand.main()
