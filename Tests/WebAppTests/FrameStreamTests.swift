@@ -68,7 +68,7 @@ final class FrameStreamTests: WebAppTestCase {
                 XCTAssertEqual(reply.height, 32)
                 XCTAssertGreaterThan(reply.latencyMs, 0)
                 XCTAssertGreaterThanOrEqual(reply.latencyMs, reply.upscaleMs + reply.waitMs)
-                let (decoded, format) = try StreamFrameCodec.decode(received.frames[index])
+                let (decoded, format) = try StreamFrameCodec.decode(received.frames[index], maxSide: 4096)
                 XCTAssertEqual(format, reply.format)
                 XCTAssertEqual(decoded, NearestUpscaler.nearest(frames[index]))
             }
