@@ -267,11 +267,11 @@ struct TorchUnpickler {
 
     /// The depth of a value that contains `items`, refused past `maximumDepth`.
     private func containerDepth(_ items: [Item]) throws -> Int {
-        let depth = 1 + (items.map { depth(of: $0) }.max() ?? 0)
-        guard depth <= TorchUnpickler.maximumDepth else {
+        let nesting = 1 + (items.map { depth(of: $0) }.max() ?? 0)
+        guard nesting <= TorchUnpickler.maximumDepth else {
             throw malformed("values nested more than \(TorchUnpickler.maximumDepth) deep (a state_dict nests a few levels)")
         }
-        return depth
+        return nesting
     }
 
     /// Lists and dicts carry their depth (they grow while being filled); other values carry it on the item.

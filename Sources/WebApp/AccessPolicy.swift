@@ -24,7 +24,7 @@ struct AccessPolicy: Sendable {
 
     /// Lower-case host names the Host header may carry; nil accepts any (a wildcard bind with a token).
     let allowedHosts: Set<String>?
-    let tokenDigest: SHA256Digest?
+    let tokenDigest: [UInt8]?
 
     init(configuration: ServerConfiguration) {
         let extra = Set(configuration.allowedHosts.map { AccessPolicy.bareHost($0) })
@@ -35,7 +35,7 @@ struct AccessPolicy: Sendable {
         } else {
             allowedHosts = AccessPolicy.loopbackNames.union(extra).union(wildcard ? [] : [bound])
         }
-        tokenDigest = configuration.authToken.map { SHA256.hash(data: Data($0.utf8)) }
+        tokenDigest = configuration.authToken.map { Array(SHA256.hash(data: Data($0.utf8))) }
     }
 
     /// What to do with a request: go on, or answer at once (the token exchange's redirect).
@@ -67,7 +67,7 @@ struct AccessPolicy: Sendable {
 
     private func checkHost(_ request: Request) throws {
         guard let allowedHosts else { return }
-        guard let authority = request.head.authority ?? request.headers[.host] else {
+        guard let authority = request.head.authority else {
             throw WebAppError.forbidden("the request has no Host header")
         }
         let host = AccessPolicy.bareHost(authority)
@@ -81,7 +81,7 @@ struct AccessPolicy: Sendable {
             throw WebAppError.forbidden("cross-site request (Sec-Fetch-Site: \(site))")
         }
         guard let origin = request.headers[HTTPField.Name("Origin")!] else { return }
-        let authority = request.head.authority ?? request.headers[.host] ?? ""
+        let authority = request.head.authority ?? ""
         guard let url = URL(string: origin), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), let originHost = url.host,
               AccessPolicy.bareHost(originHost) == AccessPolicy.bareHost(authority),
               (url.port ?? AccessPolicy.defaultPort(url.scheme)) == (AccessPolicy.port(of: authority) ?? AccessPolicy.defaultPort(url.scheme)) else {
@@ -119,7 +119,7 @@ struct AccessPolicy: Sendable {
     /// Compares digests, so the time taken says nothing about how much of the token was right.
     private func matches(_ offered: String) -> Bool {
         guard let tokenDigest else { return false }
-        return SHA256.hash(data: Data(offered.utf8)) == tokenDigest
+        return Array(SHA256.hash(data: Data(offered.utf8))) == tokenDigest
     }
 
     /// "Example.COM:8000" -> "example.com", "[::1]:8000" -> "::1".

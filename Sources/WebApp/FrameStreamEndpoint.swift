@@ -3,6 +3,7 @@ import HummingbirdWebSocket
 import Media
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 import VideoJobs
 
 /// The live ("online") API: one WebSocket connection is one video stream with its own temporal state.

@@ -2,13 +2,14 @@
 import Foundation
 import XCTest
 
-/// The process's peak resident size (getrusage reports kilobytes on Linux, bytes on macOS).
+/// The process's peak resident size in bytes (getrusage reports kilobytes on Linux, bytes on macOS).
 func peakResidentBytes() -> Int {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
     #if os(Linux)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024
     #else
+    getrusage(RUSAGE_SELF, &usage)
     return Int(usage.ru_maxrss)
     #endif
 }

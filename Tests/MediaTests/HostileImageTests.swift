@@ -99,10 +99,7 @@ final class HostileImageTests: XCTestCase {
              { try JPEGCodec.decode($0, path: "fuzz.jpg", maxPixels: 1 << 16) }),
         ]
         var rng = SystemRandomNumberGenerator.Seeded(state: 0x1A9E)
-        var before = 0
-        var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
-        before = Int(usage.ru_maxrss)
+        let before = peakResidentBytes()
         for (seed, decode) in seeds {
             var decoded = 0
             for iteration in 0..<10_000 {
@@ -128,8 +125,7 @@ final class HostileImageTests: XCTestCase {
             }
             XCTAssertLessThan(decoded, 10_000)
         }
-        getrusage(RUSAGE_SELF, &usage)
-        XCTAssertLessThan((Int(usage.ru_maxrss) - before) * 1024, 512 << 20, "peak memory grew too much")
+        XCTAssertLessThan(peakResidentBytes() - before, 512 << 20, "peak resident memory grew too much during the run")
     }
 }
 
@@ -145,4 +141,16 @@ extension SystemRandomNumberGenerator {
             return z ^ (z >> 31)
         }
     }
+}
+
+/// The process's peak resident size in bytes (getrusage reports kilobytes on Linux, bytes on macOS).
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Int(usage.ru_maxrss) * 1024
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss)
+    #endif
 }

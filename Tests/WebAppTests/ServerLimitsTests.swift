@@ -31,8 +31,14 @@ final class ServerLimitsTests: WebAppTestCase {
             try assertRefused(try await upload(client, path: clip, name: "c.mp4"), .serviceUnavailable, containing: "2 uploads are already waiting")
             XCTAssertEqual(contents(of: temporaryFolder).count, 2)
             // Removing one makes room again.
-            XCTAssertEqual(try await client.execute(uri: "/api/uploads/\(first.id)", method: .delete).status, .noContent)
-            XCTAssertEqual(try await upload(client, path: clip, name: "c.mp4").status, .created)
+            do {
+                let reply = try await client.execute(uri: "/api/uploads/\(first.id)", method: .delete)
+                XCTAssertEqual(reply.status, .noContent, String(buffer: reply.body))
+            }
+            do {
+                let reply = try await upload(client, path: clip, name: "c.mp4")
+                XCTAssertEqual(reply.status, .created, String(buffer: reply.body))
+            }
         }
     }
 
@@ -48,8 +54,14 @@ final class ServerLimitsTests: WebAppTestCase {
             _ = try await startJob(client, upload: ids[1])
             let refused = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent, body: ByteBuffer(string: "{\"upload\": \"\(ids[2])\"}"))
             try assertRefused(refused, .serviceUnavailable, containing: "1 jobs are already waiting")
-            XCTAssertEqual(try await client.execute(uri: "/api/uploads/\(ids[2])/preview", method: .get).status, .ok)
-            XCTAssertEqual(try await client.execute(uri: "/api/jobs/\(running.id)/cancel", method: .post, headers: jsonContent, body: ByteBuffer(string: "{}")).status, .accepted)
+            do {
+                let reply = try await client.execute(uri: "/api/uploads/\(ids[2])/preview", method: .get)
+                XCTAssertEqual(reply.status, .ok, String(buffer: reply.body))
+            }
+            do {
+                let reply = try await client.execute(uri: "/api/jobs/\(running.id)/cancel", method: .post, headers: jsonContent, body: ByteBuffer(string: "{}"))
+                XCTAssertEqual(reply.status, .accepted, String(buffer: reply.body))
+            }
         }
     }
 
@@ -71,7 +83,10 @@ final class ServerLimitsTests: WebAppTestCase {
             let response = try await upload(client, path: clip, name: "clip.mp4")
             XCTAssertEqual(response.status.code, 507, String(buffer: response.body))
             XCTAssertTrue(String(buffer: response.body).contains("disk is nearly full"))
-            XCTAssertEqual(try await client.execute(uri: "/api/info", method: .get).status, .ok)
+            do {
+                let reply = try await client.execute(uri: "/api/info", method: .get)
+                XCTAssertEqual(reply.status, .ok, String(buffer: reply.body))
+            }
         }
     }
 
@@ -126,8 +141,14 @@ final class ServerLimitsTests: WebAppTestCase {
             try await Task.sleep(nanoseconds: 6_000_000_000)
             XCTAssertEqual(contents(of: temporaryFolder), [])
             XCTAssertEqual(contents(of: outputFolder), [])
-            XCTAssertEqual(try await client.execute(uri: "/api/uploads/\(unclaimed.id)/preview", method: .get).status, .notFound)
-            XCTAssertEqual(try await client.execute(uri: "/api/jobs/\(job.id)", method: .get).status, .notFound)
+            do {
+                let reply = try await client.execute(uri: "/api/uploads/\(unclaimed.id)/preview", method: .get)
+                XCTAssertEqual(reply.status, .notFound, String(buffer: reply.body))
+            }
+            do {
+                let reply = try await client.execute(uri: "/api/jobs/\(job.id)", method: .get)
+                XCTAssertEqual(reply.status, .notFound, String(buffer: reply.body))
+            }
         }
     }
 
@@ -142,7 +163,10 @@ final class ServerLimitsTests: WebAppTestCase {
         try await withServer { [self] client in
             try assertRefused(try await upload(client, path: playlist.path, name: "playlist.mp4"), .unsupportedMediaType, containing: "not a video")
             try assertRefused(try await upload(client, path: concat.path, name: "list.mp4"), .unsupportedMediaType, containing: "not a video")
-            XCTAssertEqual(try await upload(client, path: secret, name: "real.mp4").status, .created)
+            do {
+                let reply = try await upload(client, path: secret, name: "real.mp4")
+                XCTAssertEqual(reply.status, .created, String(buffer: reply.body))
+            }
         }
         let restricted = tools.forUntrustedInput
         XCTAssertTrue(restricted.sourceInputOptions.contains("-protocol_whitelist"))
