@@ -130,13 +130,17 @@ public struct TensorEntry: Sendable {
             return tensor
         case let .mapped(data, byteOffset):
             try checkView(fits: data.count - byteOffset)
-            return data.withUnsafeBytes { raw in body(raw.baseAddress! + byteOffset) }
+            return data.withUnsafeBytes { raw in body(raw.baseAddress.map { $0 + byteOffset } ?? TensorEntry.noBytes) }
         case let .archived(archived):
             let bytes = try archived.read()
             try checkView(fits: bytes.count)
-            return bytes.withUnsafeBytes { raw in body(raw.baseAddress!) }
+            return bytes.withUnsafeBytes { raw in body(raw.baseAddress ?? TensorEntry.noBytes) }
         }
     }
+
+    /// Stands in for the base of an empty buffer (an empty tensor's storage file): the view was checked
+    /// to need no bytes, so nothing is read through it.
+    private static let noBytes = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16))
 
     private func checkView(fits availableBytes: Int) throws {
         guard let elements = TensorEntry.storageElementsNeeded(shape: shape, strides: strides, offset: storageOffset),

@@ -112,6 +112,9 @@ final class HostileCheckpointTests: XCTestCase {
         // A view past the end is refused by the pickle reader (its reference says 6 elements) ...
         let past = PickleWriter.stateDict([("a", { $0.tensor(storage: "0", elements: 6, offset: 3, shape: [2, 2], strides: [2, 1]) })])
         assertMalformed(try StateDict(contentsOf: try checkpoint("past.pth", pickle: past, storages: ["0": floats(6)])), mentioning: "reaches past")
+        // An empty tensor over an empty storage file loads (there is no byte to point at).
+        let empty = PickleWriter.stateDict([("e", { $0.tensor(storage: "0", elements: 0, shape: [0, 3], strides: [3, 1]) })])
+        XCTAssertEqual(try StateDict(contentsOf: try checkpoint("empty.pth", pickle: empty, storages: ["0": Data()])).tensor("e").shape, [0, 3])
         // ... and, should an entry ever disagree with its bytes, by the loader before reading.
         let entry = TensorEntry(shape: [4], dtype: .float32, storage: .mapped(floats(2), byteOffset: 0))
         XCTAssertThrowsError(try entry.load()) { XCTAssertTrue("\($0)".contains("reaches past its 8-byte storage"), "\($0)") }

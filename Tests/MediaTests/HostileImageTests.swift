@@ -26,7 +26,7 @@ final class HostileImageTests: XCTestCase {
     static func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
         PNGCodec.signature
             + chunk("IHDR", bigEndian(width) + bigEndian(height) + [8, 6, 0, 0, 0])
-            + chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])
+            + chunk("IDAT", [0x78, 0x9C, 0x63, 0x60, 0x60, 0x60, 0x00, 0x00, 0x00, 0x04, 0x00, 0x01])
             + chunk("IEND", [])
     }
 
@@ -104,16 +104,17 @@ final class HostileImageTests: XCTestCase {
             var decoded = 0
             for iteration in 0..<10_000 {
                 var bytes = seed
-                let headerEnd = min(bytes.count, iteration % 4 == 0 ? bytes.count : 64)
+                let headerEnd = iteration % 4 == 0 ? bytes.count : 64
                 for _ in 0..<Int.random(in: 1...4, using: &rng) {
-                    let at = Int.random(in: 0..<headerEnd, using: &rng)
+                    let limit = min(bytes.count, headerEnd)
+                    guard limit > 0 else { break }
+                    let at = Int.random(in: 0..<limit, using: &rng)
                     switch Int.random(in: 0..<4, using: &rng) {
                     case 0: bytes[at] = UInt8.random(in: 0...255, using: &rng)
                     case 1: bytes[at] = [0x00, 0xFF, 0x7F, 0x80][Int.random(in: 0..<4, using: &rng)]
                     case 2: bytes.removeSubrange(at..<min(bytes.count, at + Int.random(in: 1...8, using: &rng)))
                     default: bytes.removeSubrange(at...)
                     }
-                    if bytes.isEmpty { break }
                 }
                 do {
                     let result = try decode(bytes)

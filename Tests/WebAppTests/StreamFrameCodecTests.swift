@@ -44,7 +44,7 @@ final class StreamFrameCodecTests: XCTestCase {
         }
         let side = withUnsafeBytes(of: UInt32(1_000_000).bigEndian) { Array($0) }
         chunk("IHDR", side + side + [8, 6, 0, 0, 0])
-        chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])
+        chunk("IDAT", [0x78, 0x9C, 0x63, 0x60, 0x60, 0x60, 0x00, 0x00, 0x00, 0x04, 0x00, 0x01])
         chunk("IEND", [])
         XCTAssertEqual(png.count, 69)
         assertRefused(png, mentioning: "1000000x1000000")
