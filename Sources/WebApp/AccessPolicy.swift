@@ -20,6 +20,7 @@ import Hummingbird
 ///   opening `/?token=<token>` once.
 struct AccessPolicy: Sendable {
     static let cookieName = "stream_diffvsr_token"
+    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
     private static let loopbackNames: Set<String> = ["localhost", "127.0.0.1", "::1"]
 
     /// Lower-case host names the Host header may carry; nil accepts any (a wildcard bind with a token).
@@ -77,15 +78,22 @@ struct AccessPolicy: Sendable {
     }
 
     private func checkOrigin(_ request: Request) throws {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased(), site == "cross-site" || site == "same-site" {
+        if let site = request.headers[AccessPolicy.secFetchSite]?.lowercased(), site == "cross-site" || site == "same-site" {
             throw WebAppError.forbidden("cross-site request (Sec-Fetch-Site: \(site))")
         }
-        guard let origin = request.headers[HTTPField.Name("Origin")!] else { return }
         let authority = request.head.authority ?? ""
-        guard let url = URL(string: origin), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), let originHost = url.host,
-              AccessPolicy.bareHost(originHost) == AccessPolicy.bareHost(authority),
-              (url.port ?? AccessPolicy.defaultPort(url.scheme)) == (AccessPolicy.port(of: authority) ?? AccessPolicy.defaultPort(url.scheme)) else {
-            throw WebAppError.forbidden("Origin '\(origin)' is not this server's page")
+        for origin in request.headers[values: .origin] {
+            guard let url = URL(string: origin), let scheme = url.scheme?.lowercased() else {
+                throw WebAppError.forbidden("Origin '\(origin)' is not this server's page")
+            }
+            // A browser's Origin is its page's http(s) origin; WebSocket client libraries send ws(s)://,
+            // which no page can claim, so those are programs, not pages.
+            if scheme == "ws" || scheme == "wss" { continue }
+            guard scheme == "http" || scheme == "https", let originHost = url.host,
+                  AccessPolicy.bareHost(originHost) == AccessPolicy.bareHost(authority),
+                  (url.port ?? AccessPolicy.defaultPort(scheme)) == (AccessPolicy.port(of: authority) ?? AccessPolicy.defaultPort(scheme)) else {
+                throw WebAppError.forbidden("Origin '\(origin)' is not this server's page")
+            }
         }
     }
 
