@@ -133,8 +133,8 @@ struct ServeCommand: ParsableCommand {
             let server = try WebServer(configuration: configuration, provider: provider, tools: tools)
             defer { server.stop() }
             let address = "http://\(configuration.host):\(configuration.port)/"
-            let opening = configuration.authToken == nil ? address : address + "?token=<the access token> (once per browser)"
-            FileHandle.standardError.write(Data("serving \(provider.modelName) on \(address); open \(opening)\n".utf8))
+            let opening = configuration.authToken == nil ? "" : " (open \(address)?token=<the access token> once per browser)"
+            FileHandle.standardError.write(Data("serving \(provider.modelName) on \(address)\(opening)\n".utf8))
             try runUntilStopped(server)
         } catch {
             throw exitWithError(error)
