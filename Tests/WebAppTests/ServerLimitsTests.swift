@@ -127,20 +127,23 @@ final class ServerLimitsTests: WebAppTestCase {
         configuration.limits.uploadLifetime = 4
         configuration.limits.resultRetention = 4
         configuration.limits.sweepInterval = 0.1
-        let leftover = (outputFolder as NSString).appendingPathComponent("from-an-earlier-run_x4.mp4")
+        let leftover = (outputFolder as NSString).appendingPathComponent("from-an-earlier-run-0123abcd_x4.mp4")
+        let usersOwn = (outputFolder as NSString).appendingPathComponent("holiday_x4.mp4")
         try await withServer(configuration) { [self] client in
             try Data("old".utf8).write(to: URL(fileURLWithPath: leftover))
             try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: leftover)
+            try Data("mine".utf8).write(to: URL(fileURLWithPath: usersOwn))
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: usersOwn)
             let unclaimed = try json(UploadID.self, try await upload(client, path: clip, name: "a.mp4"))
             let used = try json(UploadID.self, try await upload(client, path: clip, name: "b.mp4"))
             let job = try await startJob(client, upload: used.id)
             let final = try await poll(client, job: job.id) { $0.state.isFinal }
             XCTAssertEqual(final.state, .finished)
-            XCTAssertEqual(contents(of: outputFolder).count, 1, "the earlier run's leftover goes at the first sweep")
+            XCTAssertEqual(contents(of: outputFolder).count, 2, "the earlier run's leftover goes at the first sweep, the user's file stays")
             // No request arrives in between: the timer alone removes both.
             try await Task.sleep(nanoseconds: 6_000_000_000)
             XCTAssertEqual(contents(of: temporaryFolder), [])
-            XCTAssertEqual(contents(of: outputFolder), [])
+            XCTAssertEqual(contents(of: outputFolder), ["holiday_x4.mp4"])
             do {
                 let reply = try await client.execute(uri: "/api/uploads/\(unclaimed.id)/preview", method: .get)
                 XCTAssertEqual(reply.status, .notFound, String(buffer: reply.body))
