@@ -101,6 +101,15 @@ final class FrameStreamTests: WebAppTestCase {
 
             let badSteps = try await stream([try StreamFrameCodec.encode(frame, as: .png)], port: port, query: "?steps=99")
             XCTAssertTrue(badSteps.errors.first?.contains("between 1 and 50") == true, "\(badSteps.errors)")
+
+            // Issue 15: twelve bytes declaring a 4294967295 x 4294967295 frame killed the server, so did a
+            // 69-byte PNG declaring 1,000,000 x 1,000,000. Now each is one error line and the server goes on.
+            let overflowing = try await stream([StreamFrameCodecTests.raw(width: .max, height: .max)], port: port)
+            XCTAssertTrue(overflowing.errors.first?.contains("4294967295x4294967295") == true, "\(overflowing.errors)")
+            let hugePNG = try await stream([StreamFrameCodecTests.hugePNG()], port: port)
+            XCTAssertTrue(hugePNG.errors.first?.contains("1000000x1000000") == true, "\(hugePNG.errors)")
+            let info = try await client.execute(uri: "/api/info", method: .get)
+            XCTAssertEqual(info.status, .ok)
         }
     }
 }

@@ -30,8 +30,8 @@ final class StreamFrameCodecTests: XCTestCase {
         XCTAssertEqual(try StreamFrameCodec.decode(Self.raw(width: 2, height: 2, payload: 12), maxSide: 1920).frame.width, 2)
     }
 
-    /// Issue 15 item 2: a 69-byte PNG declaring 1,000,000 x 1,000,000 made the server allocate 4 TB.
-    func testAHugePNGFrameIsRefusedFromItsHeader() {
+    /// A 69-byte PNG whose header declares 1,000,000 x 1,000,000 RGBA pixels.
+    static func hugePNG() -> [UInt8] {
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         func chunk(_ type: String, _ data: [UInt8]) {
             let body = Array(type.utf8) + data
@@ -46,6 +46,12 @@ final class StreamFrameCodecTests: XCTestCase {
         chunk("IHDR", side + side + [8, 6, 0, 0, 0])
         chunk("IDAT", [0x78, 0x9C, 0x63, 0x60, 0x60, 0x60, 0x00, 0x00, 0x00, 0x04, 0x00, 0x01])
         chunk("IEND", [])
+        return png
+    }
+
+    /// Issue 15 item 2: a 69-byte PNG declaring 1,000,000 x 1,000,000 made the server allocate 4 TB.
+    func testAHugePNGFrameIsRefusedFromItsHeader() {
+        let png = Self.hugePNG()
         XCTAssertEqual(png.count, 69)
         assertRefused(png, mentioning: "1000000x1000000")
     }
