@@ -70,7 +70,7 @@ let package = Package(
         ]),
         .target(name: "Evaluation", dependencies: ["StreamDiffVSR", "Models", "Media", "VideoJobs", "TensorEngine"]),
         .target(name: "WebApp", dependencies: [
-            "VideoJobs", "Media",
+            "VideoJobs", "Media", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ]),
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "BackendInterface", "Checkpoints", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "BackendInterface", "TensorEngine", "TestSupport"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport", "ZIPFoundation"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HubTests", dependencies: [
             "Hub", "Checkpoints", .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -27,10 +27,16 @@ static void media_jpeg_emit_message(j_common_ptr info, int level) {
     }
 }
 
+/* `failed` is set to this when the header declares more than `max_pixels` pixels. */
+#define MEDIA_JPEG_TOO_LARGE 2
+
 /* Decodes a JPEG held in memory to interleaved 8-bit RGB. On success returns a malloc'ed buffer of
    width*height*3 bytes (free it with free()); with header_only set, returns NULL after filling the size.
-   On failure returns NULL and writes a message of at most JMSG_LENGTH_MAX bytes to `message`. */
+   On failure returns NULL and writes a message of at most JMSG_LENGTH_MAX bytes to `message`.
+   The pixel count is checked against `max_pixels` right after the header, before jpeg_start_decompress
+   (which allocates whole-image buffers for progressive files) and before the output buffer. */
 static inline unsigned char *media_jpeg_decode_rgb(const unsigned char *data, unsigned long size, int header_only,
+                                                   unsigned long long max_pixels,
                                                    int *width, int *height, int *failed, char *message) {
     struct jpeg_decompress_struct info;
     struct media_jpeg_error_manager manager;
@@ -58,9 +64,19 @@ static inline unsigned char *media_jpeg_decode_rgb(const unsigned char *data, un
         jpeg_destroy_decompress(&info);
         return NULL;
     }
+    if ((unsigned long long)info.image_width * (unsigned long long)info.image_height > max_pixels) {
+        jpeg_destroy_decompress(&info);
+        *failed = MEDIA_JPEG_TOO_LARGE;
+        return NULL;
+    }
     jpeg_start_decompress(&info);
     *width = (int)info.output_width;
     *height = (int)info.output_height;
+    if ((unsigned long long)info.output_width * (unsigned long long)info.output_height > max_pixels) {
+        jpeg_destroy_decompress(&info);
+        *failed = MEDIA_JPEG_TOO_LARGE;
+        return NULL;
+    }
     size_t stride = (size_t)info.output_width * 3;
     pixels = (unsigned char *)malloc(stride * info.output_height);
     if (pixels == NULL) {

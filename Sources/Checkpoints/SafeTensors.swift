@@ -60,6 +60,11 @@ public struct SafeTensorsFile: Sendable {
               let header = try? JSONSerialization.jsonObject(with: headerBytes) as? [String: Any] else {
             throw CheckpointError.malformed(path: path, reason: "header is not a JSON object")
         }
+        // JSONSerialization keeps the last of two equal keys without a word; the reference library refuses them.
+        let keyCount = SafeTensorsFile.topLevelKeyCount(headerBytes)
+        guard keyCount == header.count else {
+            throw CheckpointError.malformed(path: path, reason: "the header names a tensor twice (\(keyCount) keys, \(header.count) distinct)")
+        }
         let dataSize = data.endIndex - dataStart
         var entries: [String: TensorEntry] = [:]
         var metadata: [String: String] = [:]
@@ -104,12 +109,63 @@ public struct SafeTensorsFile: Sendable {
                                        storage: mapping.map { .file($0, byteOffset: byteOffset, byteCount: byteCount) }
                                            ?? .mapped(data, byteOffset: byteOffset))
         }
+        // As the reference library validates: the tensors tile the data section exactly, in offset
+        // order, with no overlap, no gap and nothing after the last one.
         ranges.sort { ($0.start, $0.end) < ($1.start, $1.end) }
-        for (previous, next) in zip(ranges, ranges.dropFirst()) where next.start < previous.end {
-            throw CheckpointError.malformed(path: path, reason: "tensors '\(previous.key)' and '\(next.key)' overlap")
+        var covered = 0
+        for range in ranges {
+            if range.start < covered {
+                throw CheckpointError.malformed(path: path, reason: "tensor '\(range.key)' overlaps the tensor before it")
+            }
+            if range.start > covered {
+                throw CheckpointError.malformed(path: path, reason: "\(range.start - covered) unused bytes before tensor '\(range.key)' (tensors must be contiguous)")
+            }
+            covered = range.end
+        }
+        guard covered == dataSize else {
+            throw CheckpointError.malformed(path: path, reason: "the data section is \(dataSize) bytes, the tensors cover \(covered)")
         }
         self.entries = entries
         self.metadata = metadata
+    }
+
+    /// How many keys the outermost JSON object has, counting repeats: the string tokens at depth 1 that
+    /// a ':' follows. Only called on a header JSONSerialization has already parsed as an object.
+    static func topLevelKeyCount(_ json: Data) -> Int {
+        var depth = 0
+        var count = 0
+        var inString = false
+        var escaped = false
+        var stringEndedAtDepthOne = false
+        for byte in json {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                    stringEndedAtDepthOne = depth == 1
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ":"):
+                if stringEndedAtDepthOne { count += 1 }
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                continue
+            default:
+                break
+            }
+            stringEndedAtDepthOne = false
+        }
+        return count
     }
 
     /// A JSON array of exact integers (JSONSerialization hands numbers over as NSNumber, which would

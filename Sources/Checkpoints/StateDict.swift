@@ -30,6 +30,11 @@ public struct StateDict: Sendable {
             try self.init(shardIndex: path)
             return
         }
+        try self.init(singleFile: path)
+    }
+
+    /// One safetensors or torch zip file, never an index (a shard that is an index could name itself).
+    init(singleFile path: String) throws {
         switch try CheckpointFormat.detect(path: path) {
         case .safetensors: try self.init(safetensors: path)
         case .torchZip: try self.init(pytorchCheckpoint: path)
@@ -45,7 +50,7 @@ public struct StateDict: Sendable {
         var origin: [String: String] = [:]
         for shard in Set(index.weightMap.values).sorted() {
             let shardPath = directory.appendingPathComponent(shard).path
-            let shardDict = try StateDict(contentsOf: shardPath)
+            let shardDict = try StateDict(singleFile: shardPath)
             for (key, entry) in shardDict.entries {
                 if let first = origin[key] {
                     throw CheckpointError.malformed(path: path, reason: "tensor '\(key)' is in both \(first) and \(shard)")
@@ -106,8 +111,13 @@ struct ShardIndex: Decodable {
         } catch {
             throw CheckpointError.malformed(path: path, reason: "not a shard index with a weight_map of key -> file name")
         }
-        for file in Set(weightMap.values) where file.contains("/") || file.hasPrefix(".") {
+        let indexName = URL(fileURLWithPath: path).lastPathComponent
+        for file in Set(weightMap.values) where file.isEmpty || file.contains("/") || file.contains("\\") || file.contains("\0") || file.hasPrefix(".") {
             throw CheckpointError.malformed(path: path, reason: "shard name '\(file)' must be a file next to the index")
+        }
+        // Shards are weight files; an index naming itself (or another index) would be followed forever.
+        for file in Set(weightMap.values) where file == indexName || file.hasSuffix(".index.json") {
+            throw CheckpointError.malformed(path: path, reason: "shard '\(file)' is an index, not a weight file (an index cannot name itself or another index)")
         }
     }
 

@@ -119,18 +119,35 @@ public struct TensorEntry: Sendable {
         }
     }
 
-    /// Runs `body` on the storage's first byte; pages of a mapped file are released afterwards.
+    /// Runs `body` on the storage's first byte; pages of a mapped file are released afterwards. The view
+    /// (offset, shape, strides) is checked against the bytes actually there before anything is read.
     private func withStorageBase(_ body: (UnsafeRawPointer) -> Tensor) throws -> Tensor {
         switch storage {
         case let .file(file, byteOffset, byteCount):
+            try checkView(fits: byteCount)
             let tensor = body(UnsafeRawPointer(file.base) + byteOffset)
             file.releasePages(byteOffset..<(byteOffset + byteCount))
             return tensor
         case let .mapped(data, byteOffset):
-            return data.withUnsafeBytes { raw in body(raw.baseAddress! + byteOffset) }
+            try checkView(fits: data.count - byteOffset)
+            return data.withUnsafeBytes { raw in body(raw.baseAddress.map { $0 + byteOffset } ?? TensorEntry.noBytes) }
         case let .archived(archived):
             let bytes = try archived.read()
-            return bytes.withUnsafeBytes { raw in body(raw.baseAddress!) }
+            try checkView(fits: bytes.count)
+            return bytes.withUnsafeBytes { raw in body(raw.baseAddress ?? TensorEntry.noBytes) }
+        }
+    }
+
+    /// Stands in for the base of an empty buffer (an empty tensor's storage file): the view was checked
+    /// to need no bytes, so nothing is read through it (which is also why sharing it is safe).
+    nonisolated(unsafe) private static let noBytes = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16))
+
+    private func checkView(fits availableBytes: Int) throws {
+        guard let elements = TensorEntry.storageElementsNeeded(shape: shape, strides: strides, offset: storageOffset),
+              strides.count == shape.count, storageOffset >= 0, strides.allSatisfy({ $0 >= 0 }),
+              case let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize), !overflow,
+              bytes <= availableBytes else {
+            throw CheckpointError.malformed(path: "tensor", reason: "view of size \(shape), stride \(strides), offset \(storageOffset) reaches past its \(availableBytes)-byte storage")
         }
     }
 

@@ -53,6 +53,11 @@ public struct TorchCheckpoint: Sendable {
             let reference = tensor.storage
             let storage: ArchivedStorage
             if let existing = storages[reference.key] {
+                // Every reference to a storage must describe it the same way: the file's size was checked
+                // against the first one, and a view is checked against the reference it came with.
+                guard existing.dtype == reference.dtype, existing.elementCount == reference.elementCount else {
+                    throw CheckpointError.malformed(path: path, reason: "tensor '\(key)' declares storage '\(reference.key)' as \(reference.elementCount) x \(reference.dtype.rawValue), an earlier tensor as \(existing.elementCount) x \(existing.dtype.rawValue)")
+                }
                 storage = existing
             } else {
                 guard let file = files[prefix + "data/" + reference.key] else {
@@ -62,9 +67,14 @@ public struct TorchCheckpoint: Sendable {
                 guard !expectedBytes.overflow, file.uncompressedSize == UInt64(expectedBytes.partialValue) else {
                     throw CheckpointError.malformed(path: path, reason: "storage '\(reference.key)' holds \(file.uncompressedSize) bytes, expected \(reference.elementCount) x \(reference.dtype.rawValue)")
                 }
-                storage = ArchivedStorage(reader: reader, entry: file, byteCount: expectedBytes.partialValue)
+                storage = ArchivedStorage(reader: reader, entry: file, dtype: reference.dtype, elementCount: reference.elementCount)
                 storages[reference.key] = storage
             }
+            guard let needed = TensorEntry.storageElementsNeeded(shape: tensor.shape, strides: tensor.strides, offset: tensor.storageOffset),
+                  needed <= storage.elementCount else {
+                throw CheckpointError.malformed(path: path, reason: "tensor '\(key)' (size \(tensor.shape), stride \(tensor.strides), offset \(tensor.storageOffset)) reaches past its \(storage.elementCount)-element storage '\(reference.key)'")
+            }
+            storage.addUser()
             entries[key] = TensorEntry(shape: tensor.shape, dtype: reference.dtype, strides: tensor.strides,
                                        storage: .archived(storage), storageOffset: tensor.storageOffset)
         }
@@ -86,7 +96,10 @@ public struct TorchCheckpoint: Sendable {
             guard case let .tensor(tensor) = value else {
                 throw CheckpointError.malformed(path: path, reason: "state_dict entry '\(name)' is a \(value.kind), not a tensor")
             }
-            if seen.insert(name).inserted { result.append((name, tensor)) }
+            guard seen.insert(name).inserted else {
+                throw CheckpointError.malformed(path: path, reason: "state_dict key '\(name)' appears twice")
+            }
+            result.append((name, tensor))
         }
         return result
     }
@@ -139,22 +152,52 @@ final class ArchiveReader: @unchecked Sendable {
 }
 
 /// One storage file inside a torch archive, extracted (and CRC-checked) when a tensor using it loads.
+/// A storage shared by several tensors is inflated once and kept until each of them has loaded, so a
+/// small archive whose tensors all view one large storage cannot make the reader inflate it once per tensor.
 final class ArchivedStorage: @unchecked Sendable {
     let reader: ArchiveReader
     let entry: Entry
-    let byteCount: Int
+    let dtype: CheckpointDType
+    let elementCount: Int
+    var byteCount: Int { elementCount * dtype.byteSize }
 
-    init(reader: ArchiveReader, entry: Entry, byteCount: Int) {
+    private let lock = NSLock()
+    private var users = 0
+    private var loadsPending = 0
+    private var inflated: Data?
+    /// How many times the entry was inflated (for tests).
+    private(set) var extractions = 0
+
+    init(reader: ArchiveReader, entry: Entry, dtype: CheckpointDType, elementCount: Int) {
         self.reader = reader
         self.entry = entry
-        self.byteCount = byteCount
+        self.dtype = dtype
+        self.elementCount = elementCount
+    }
+
+    func addUser() {
+        lock.withLock {
+            users += 1
+            loadsPending += 1
+        }
     }
 
     func read() throws -> Data {
-        let data = try reader.extract(entry, limit: byteCount)
-        guard data.count == byteCount else {
-            throw CheckpointError.malformed(path: reader.path, reason: "\(entry.path) holds \(data.count) bytes, expected \(byteCount)")
+        lock.lock()
+        defer { lock.unlock() }
+        loadsPending = max(loadsPending - 1, 0)
+        let data: Data
+        if let inflated {
+            data = inflated
+        } else {
+            data = try reader.extract(entry, limit: byteCount)
+            extractions += 1
+            guard data.count == byteCount else {
+                throw CheckpointError.malformed(path: reader.path, reason: "\(entry.path) holds \(data.count) bytes, expected \(byteCount)")
+            }
         }
+        // Kept while tensors sharing the storage have yet to load; a lone tensor never caches.
+        inflated = users > 1 && loadsPending > 0 ? data : nil
         return data
     }
 }

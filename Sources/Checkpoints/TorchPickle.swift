@@ -34,11 +34,20 @@ indirect enum PickleValue {
     }
 }
 
-final class PickleList { var items: [PickleValue] = [] }
+/// Lists and dicts may only be filled while they are not inside another value (how pickle builds them:
+/// APPENDS/SETITEMS right after creation). Once nested, a container is frozen, so the depth recorded
+/// for it is final and no mutation can deepen, or close a cycle through, a value already counted.
+final class PickleList {
+    var items: [PickleValue] = []
+    var depth = 1
+    var isNested = false
+}
 
 /// Keeps insertion order (a state_dict is an OrderedDict); keys may be any value.
 final class PickleDict {
     var pairs: [(key: PickleValue, value: PickleValue)] = []
+    var depth = 1
+    var isNested = false
 }
 
 /// The only globals a `torch.save`d state_dict references. Anything else (`os.system`,
@@ -110,15 +119,34 @@ enum PickleError: Error, CustomStringConvertible, Equatable {
 /// A pickle virtual machine for the opcodes `torch.save` emits (protocols 2 to 5) that never executes
 /// anything: globals resolve to the fixed set in `TorchGlobal`, REDUCE only rebuilds tensors and
 /// OrderedDicts, and every length is checked against the bytes that remain, so hostile input ends
-/// in a `PickleError` without large allocations.
+/// in a `PickleError` without large allocations. Two more limits keep a small file from costing much:
+/// values nest at most `maximumDepth` deep (freeing a nested `indirect enum` recurses once per level,
+/// so 2 M nested tuples would overflow the stack), and the elements placed in containers are counted
+/// against a budget proportional to the input (memoised containers fed again and again to REDUCE
+/// would otherwise grow without bound: kilobytes of opcodes, gigabytes of values).
 struct TorchUnpickler {
+    /// A state_dict nests about five deep (dict, rebuild arguments, shape tuple).
+    static let maximumDepth = 100
+    /// A real state_dict places well under one element per pickle byte.
+    static func elementBudget(inputBytes: Int) -> Int { min(2 * inputBytes + 65_536, 16_000_000) }
+
+    /// A value on the stack or in the memo with its nesting depth (a scalar is 0, `(1,)` is 1).
+    private struct Item {
+        let value: PickleValue
+        let depth: Int
+    }
+
     private let bytes: [UInt8]
     private var position = 0
-    private var stack: [PickleValue] = []
+    private var stack: [Item] = []
     private var markStack: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    private var memo: [Int: Item] = [:]
+    private var elementsLeft: Int
 
-    init(_ data: Data) { bytes = [UInt8](data) }
+    init(_ data: Data) {
+        bytes = [UInt8](data)
+        elementsLeft = TorchUnpickler.elementBudget(inputBytes: bytes.count)
+    }
 
     static func load(_ data: Data) throws -> PickleValue {
         var machine = TorchUnpickler(data)
@@ -134,81 +162,170 @@ struct TorchUnpickler {
             case 0x95: _ = try read(8)                                      // FRAME: lengths only
             case UInt8(ascii: "."):                                          // STOP
                 guard let result = stack.popLast(), markStack.isEmpty else { throw malformed("STOP with an empty stack or an open MARK") }
-                return result
+                return result.value
             case UInt8(ascii: "("): markStack.append(stack.count)           // MARK
             case UInt8(ascii: "0"): _ = try pop()                           // POP
             case UInt8(ascii: "1"): _ = try popMark()                       // POP_MARK
-            case UInt8(ascii: "2"): stack.append(try top())                 // DUP
-            case UInt8(ascii: "N"): stack.append(.none)
-            case 0x88: stack.append(.bool(true))
-            case 0x89: stack.append(.bool(false))
-            case UInt8(ascii: "J"): stack.append(.int(Int(Int32(bitPattern: try readUInt32()))))
-            case UInt8(ascii: "K"): stack.append(.int(Int(try readByte())))
-            case UInt8(ascii: "M"): stack.append(.int(Int(try readUInt16())))
-            case 0x8a: stack.append(.int(try readLong(length: Int(try readByte()))))
-            case 0x8b: stack.append(.int(try readLong(length: Int(try readUInt32()))))
+            case UInt8(ascii: "2"): try push(top())                         // DUP
+            case UInt8(ascii: "N"): try push(.none)
+            case 0x88: try push(.bool(true))
+            case 0x89: try push(.bool(false))
+            case UInt8(ascii: "J"): try push(.int(Int(Int32(bitPattern: try readUInt32()))))
+            case UInt8(ascii: "K"): try push(.int(Int(try readByte())))
+            case UInt8(ascii: "M"): try push(.int(Int(try readUInt16())))
+            case 0x8a: try push(.int(try readLong(length: Int(try readByte()))))
+            case 0x8b: try push(.int(try readLong(length: Int(try readUInt32()))))
             case UInt8(ascii: "G"):
                 let raw = try read(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }   // big-endian
-                stack.append(.float(Double(bitPattern: raw)))
-            case UInt8(ascii: "X"): stack.append(.string(try readString(length: Int(try readUInt32()))))
-            case 0x8c: stack.append(.string(try readString(length: Int(try readByte()))))
-            case 0x8d: stack.append(.string(try readString(length: try readLength64())))
-            case UInt8(ascii: "T"): stack.append(.string(try readString(length: Int(try readUInt32()))))
-            case UInt8(ascii: "U"): stack.append(.string(try readString(length: Int(try readByte()))))
-            case UInt8(ascii: "B"): stack.append(.bytes(Data(try read(Int(try readUInt32())))))
-            case UInt8(ascii: "C"): stack.append(.bytes(Data(try read(Int(try readByte())))))
-            case 0x8e: stack.append(.bytes(Data(try read(try readLength64()))))
-            case UInt8(ascii: ")"): stack.append(.tuple([]))
-            case UInt8(ascii: "t"): stack.append(.tuple(try popMark()))
-            case 0x85: stack.append(.tuple(try pop(1)))
-            case 0x86: stack.append(.tuple(try pop(2)))
-            case 0x87: stack.append(.tuple(try pop(3)))
-            case UInt8(ascii: "]"): stack.append(.list(PickleList()))
+                try push(.float(Double(bitPattern: raw)))
+            case UInt8(ascii: "X"): try push(.string(try readString(length: Int(try readUInt32()))))
+            case 0x8c: try push(.string(try readString(length: Int(try readByte()))))
+            case 0x8d: try push(.string(try readString(length: try readLength64())))
+            case UInt8(ascii: "T"): try push(.string(try readString(length: Int(try readUInt32()))))
+            case UInt8(ascii: "U"): try push(.string(try readString(length: Int(try readByte()))))
+            case UInt8(ascii: "B"): try push(.bytes(Data(try read(Int(try readUInt32())))))
+            case UInt8(ascii: "C"): try push(.bytes(Data(try read(Int(try readByte())))))
+            case 0x8e: try push(.bytes(Data(try read(try readLength64()))))
+            case UInt8(ascii: ")"): try push(.tuple([]))
+            case UInt8(ascii: "t"): try push(tuple(popMark()))
+            case 0x85: try push(tuple(pop(1)))
+            case 0x86: try push(tuple(pop(2)))
+            case 0x87: try push(tuple(pop(3)))
+            case UInt8(ascii: "]"): try push(.list(PickleList()))
             case UInt8(ascii: "l"):
                 let list = PickleList()
-                list.items = try popMark()
-                stack.append(.list(list))
+                try append(popMark(), to: list)
+                try push(.list(list))
             case UInt8(ascii: "a"):
                 let item = try pop()
-                try list(top()).items.append(item)
+                try append([item], to: list(top()))
             case UInt8(ascii: "e"):
                 let items = try popMark()
-                try list(top()).items.append(contentsOf: items)
-            case UInt8(ascii: "}"): stack.append(.dict(PickleDict()))
+                try append(items, to: list(top()))
+            case UInt8(ascii: "}"): try push(.dict(PickleDict()))
             case UInt8(ascii: "d"):
                 let dict = PickleDict()
-                dict.pairs = try pairs(popMark())
-                stack.append(.dict(dict))
+                try insert(popMark(), into: dict)
+                try push(.dict(dict))
             case UInt8(ascii: "s"):
                 let value = try pop(), key = try pop()
-                try dict(top()).pairs.append((key, value))
+                try insert([key, value], into: dict(top()))
             case UInt8(ascii: "u"):
                 let items = try popMark()
-                try dict(top()).pairs.append(contentsOf: pairs(items))
+                try insert(items, into: dict(top()))
             case UInt8(ascii: "c"):
                 let module = try readLine(), name = try readLine()
-                stack.append(.global(try global(module: module, name: name)))
+                try push(.global(try global(module: module, name: name)))
             case 0x93:
-                let name = try pop(), module = try pop()
+                let name = try pop().value, module = try pop().value
                 guard case let .string(moduleName) = module, case let .string(globalName) = name else {
                     throw malformed("STACK_GLOBAL needs two strings")
                 }
-                stack.append(.global(try global(module: moduleName, name: globalName)))
+                try push(.global(try global(module: moduleName, name: globalName)))
             case UInt8(ascii: "R"):
                 let arguments = try pop(), callable = try pop()
-                stack.append(try reduce(callable, arguments))
+                try push(reduce(callable.value, arguments))
             case UInt8(ascii: "b"):
                 let state = try pop()
-                try build(top(), state: state)
-            case UInt8(ascii: "Q"): stack.append(try persistentLoad(pop()))
-            case UInt8(ascii: "q"): memo[Int(try readByte())] = try top()
-            case UInt8(ascii: "r"): memo[Int(try readUInt32())] = try top()
-            case 0x94: memo[memo.count] = try top()
-            case UInt8(ascii: "h"): stack.append(try memoValue(Int(try readByte())))
-            case UInt8(ascii: "j"): stack.append(try memoValue(Int(try readUInt32())))
+                try build(top().value, state: state.value)
+            case UInt8(ascii: "Q"):
+                let identifier = try pop()
+                try push(Item(value: try persistentLoad(identifier.value), depth: identifier.depth))
+            case UInt8(ascii: "q"): try memoize(at: Int(try readByte()))
+            case UInt8(ascii: "r"): try memoize(at: Int(try readUInt32()))
+            case 0x94: try memoize(at: memo.count)
+            case UInt8(ascii: "h"): try push(memoValue(Int(try readByte())))
+            case UInt8(ascii: "j"): try push(memoValue(Int(try readUInt32())))
             default: throw PickleError.unsupportedOpcode(offset: opcodeOffset, opcode: opcode)
             }
         }
+    }
+
+    // MARK: - Depth and element accounting
+
+    private mutating func push(_ value: PickleValue) throws {
+        try push(Item(value: value, depth: 0))
+    }
+
+    private mutating func push(_ item: Item) throws {
+        try spend(1)
+        stack.append(item)
+    }
+
+    private mutating func memoize(at index: Int) throws {
+        try spend(1)
+        memo[index] = try top()
+    }
+
+    /// Counts `count` elements against the budget.
+    private mutating func spend(_ count: Int) throws {
+        elementsLeft -= count
+        guard elementsLeft >= 0 else {
+            throw malformed("more than \(TorchUnpickler.elementBudget(inputBytes: bytes.count)) values for a \(bytes.count)-byte pickle (a state_dict needs far fewer; refusing a memo/REDUCE amplification)")
+        }
+    }
+
+    /// The depth of a value that contains `items`, refused past `maximumDepth`.
+    private func containerDepth(_ items: [Item]) throws -> Int {
+        let nesting = 1 + (items.map { depth(of: $0) }.max() ?? 0)
+        guard nesting <= TorchUnpickler.maximumDepth else {
+            throw malformed("values nested more than \(TorchUnpickler.maximumDepth) deep (a state_dict nests a few levels)")
+        }
+        return nesting
+    }
+
+    /// Lists and dicts carry their depth (they grow while being filled); other values carry it on the item.
+    private func depth(of item: Item) -> Int {
+        switch item.value {
+        case let .list(list): return list.depth
+        case let .dict(dict): return dict.depth
+        default: return item.depth
+        }
+    }
+
+    /// Items placed inside another value: their containers are frozen from now on.
+    private func markNested(_ items: [Item]) {
+        for item in items {
+            switch item.value {
+            case let .list(list): list.isNested = true
+            case let .dict(dict): dict.isNested = true
+            default: break
+            }
+        }
+    }
+
+    private mutating func tuple(_ items: [Item]) throws -> Item {
+        try spend(items.count)
+        let depth = try containerDepth(items)
+        markNested(items)
+        return Item(value: .tuple(items.map(\.value)), depth: depth)
+    }
+
+    private func isSameContainer(_ item: Item, _ container: AnyObject) -> Bool {
+        switch item.value {
+        case let .list(list): return list === container
+        case let .dict(dict): return dict === container
+        default: return false
+        }
+    }
+
+    private mutating func append(_ items: [Item], to list: PickleList) throws {
+        guard !list.isNested else { throw malformed("append to a list that is already inside another value") }
+        guard !items.contains(where: { isSameContainer($0, list) }) else { throw malformed("a list cannot contain itself") }
+        try spend(items.count)
+        list.depth = max(list.depth, try containerDepth(items))
+        markNested(items)
+        list.items.append(contentsOf: items.map(\.value))
+    }
+
+    private mutating func insert(_ items: [Item], into dict: PickleDict) throws {
+        guard !dict.isNested else { throw malformed("set item on a dict that is already inside another value") }
+        guard !items.contains(where: { isSameContainer($0, dict) }) else { throw malformed("a dict cannot contain itself") }
+        guard items.count % 2 == 0 else { throw malformed("odd number of dict items") }
+        try spend(items.count)
+        dict.depth = max(dict.depth, try containerDepth(items))
+        markNested(items)
+        dict.pairs.append(contentsOf: stride(from: 0, to: items.count, by: 2).map { (items[$0].value, items[$0 + 1].value) })
     }
 
     // MARK: - Object construction (the safe subset)
@@ -220,7 +337,8 @@ struct TorchUnpickler {
         return global
     }
 
-    private func reduce(_ callable: PickleValue, _ arguments: PickleValue) throws -> PickleValue {
+    private mutating func reduce(_ callable: PickleValue, _ argumentItem: Item) throws -> Item {
+        let arguments = argumentItem.value
         guard case let .global(global) = callable, case let .tuple(args) = arguments else {
             throw malformed("REDUCE of \(callable.kind) with \(arguments.kind) arguments")
         }
@@ -228,6 +346,9 @@ struct TorchUnpickler {
         case .orderedDict:
             let dict = PickleDict()
             if let initial = args.first, case let .list(items) = initial {
+                // The new dict holds the list's pairs: as deep as the argument tuple, and as many elements.
+                try spend(2 * items.items.count)
+                dict.depth = max(1, argumentItem.depth - 1)
                 for item in items.items {
                     guard case let .tuple(pair) = item, pair.count == 2 else { throw malformed("OrderedDict item is not a pair") }
                     dict.pairs.append((pair[0], pair[1]))
@@ -235,7 +356,7 @@ struct TorchUnpickler {
             } else if !args.isEmpty {
                 throw malformed("OrderedDict called with \(args.count) unexpected argument(s)")
             }
-            return .dict(dict)
+            return Item(value: .dict(dict), depth: dict.depth)
         case .rebuildTensorV2:
             guard args.count >= 4, case let .storage(storage) = args[0], case let .int(offset) = args[1],
                   let shape = integers(args[2]), let strides = integers(args[3]), shape.count == strides.count else {
@@ -250,10 +371,10 @@ struct TorchUnpickler {
             else {
                 throw malformed("tensor of size \(shape), stride \(strides), offset \(offset) reaches past its \(storage.elementCount)-element storage '\(storage.key)'")
             }
-            return .tensor(TorchTensorReference(storage: storage, storageOffset: offset, shape: shape, strides: strides))
+            return Item(value: .tensor(TorchTensorReference(storage: storage, storageOffset: offset, shape: shape, strides: strides)), depth: 0)
         case .rebuildParameter:
             guard let data = args.first, case .tensor = data else { throw malformed("_rebuild_parameter expects a tensor") }
-            return data
+            return Item(value: data, depth: 0)
         case .storageType:
             throw malformed("\(global.qualifiedName) called directly")
         }
@@ -289,48 +410,43 @@ struct TorchUnpickler {
 
     private func malformed(_ reason: String) -> PickleError { .malformed(offset: position, reason: reason) }
 
-    private mutating func pop() throws -> PickleValue {
-        guard stack.count > (markStack.last ?? 0), let value = stack.popLast() else { throw malformed("stack underflow") }
-        return value
+    private mutating func pop() throws -> Item {
+        guard stack.count > (markStack.last ?? 0), let item = stack.popLast() else { throw malformed("stack underflow") }
+        return item
     }
 
-    private mutating func pop(_ count: Int) throws -> [PickleValue] {
+    private mutating func pop(_ count: Int) throws -> [Item] {
         guard stack.count - (markStack.last ?? 0) >= count else { throw malformed("stack underflow") }
-        let values = Array(stack.suffix(count))
+        let items = Array(stack.suffix(count))
         stack.removeLast(count)
-        return values
+        return items
     }
 
-    private func top() throws -> PickleValue {
-        guard stack.count > (markStack.last ?? 0), let value = stack.last else { throw malformed("stack underflow") }
-        return value
+    private func top() throws -> Item {
+        guard stack.count > (markStack.last ?? 0), let item = stack.last else { throw malformed("stack underflow") }
+        return item
     }
 
-    private mutating func popMark() throws -> [PickleValue] {
+    private mutating func popMark() throws -> [Item] {
         guard let mark = markStack.popLast() else { throw malformed("no MARK on the stack") }
-        let values = Array(stack[mark...])
+        let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
-        return values
+        return items
     }
 
-    private func list(_ value: PickleValue) throws -> PickleList {
-        guard case let .list(list) = value else { throw malformed("append to \(value.kind)") }
+    private func list(_ item: Item) throws -> PickleList {
+        guard case let .list(list) = item.value else { throw malformed("append to \(item.value.kind)") }
         return list
     }
 
-    private func dict(_ value: PickleValue) throws -> PickleDict {
-        guard case let .dict(dict) = value else { throw malformed("set item on \(value.kind)") }
+    private func dict(_ item: Item) throws -> PickleDict {
+        guard case let .dict(dict) = item.value else { throw malformed("set item on \(item.value.kind)") }
         return dict
     }
 
-    private func pairs(_ items: [PickleValue]) throws -> [(key: PickleValue, value: PickleValue)] {
-        guard items.count % 2 == 0 else { throw malformed("odd number of dict items") }
-        return stride(from: 0, to: items.count, by: 2).map { (items[$0], items[$0 + 1]) }
-    }
-
-    private func memoValue(_ index: Int) throws -> PickleValue {
-        guard let value = memo[index] else { throw malformed("memo entry \(index) was never stored") }
-        return value
+    private func memoValue(_ index: Int) throws -> Item {
+        guard let item = memo[index] else { throw malformed("memo entry \(index) was never stored") }
+        return item
     }
 
     private mutating func readByte() throws -> UInt8 {

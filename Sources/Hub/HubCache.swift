@@ -45,7 +45,8 @@ public struct HubCacheRepo: Sendable {
         let ref = folder.appendingPathComponent("refs").appendingPathComponent(revision)
         guard let text = try? String(contentsOf: ref, encoding: .utf8) else { return nil }
         let commit = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return commit.isEmpty ? nil : commit
+        // The ref's content becomes a folder name: only a real commit hash is used.
+        return HubCacheRepo.isCommitHash(commit) ? commit : nil
     }
 
     func writeRef(revision: String, commit: String) throws {
@@ -80,14 +81,30 @@ public struct HubCacheRepo: Sendable {
     }
 
     /// Points `snapshots/<commit>/<path>` at `blobs/<etag>` with a relative link, as huggingface_hub does.
+    /// All three parts come from the server: they are validated, the link must land inside the snapshot,
+    /// and only a link or a file there is ever replaced (never a folder, never anything outside the cache).
     func link(commit: String, path: String, etag: String) throws {
-        let pointer = snapshotFolder(commit: commit).appendingPathComponent(path)
+        try HubPathSafety.validate(commit: commit)
+        try HubPathSafety.validate(fileName: path)
+        try HubPathSafety.validate(etag: etag)
+        let snapshot = snapshotFolder(commit: commit)
+        let pointer = snapshot.appendingPathComponent(path)
         try HubCacheRepo.createDirectory(pointer.deletingLastPathComponent())
+        try HubPathSafety.requireInside(pointer, root: snapshot)
         let depth = path.split(separator: "/").count - 1
         let target = String(repeating: "../", count: depth + 2) + "blobs/" + etag
         let manager = FileManager.default
         if let existing = try? manager.destinationOfSymbolicLink(atPath: pointer.path), existing == target { return }
-        try? manager.removeItem(at: pointer)
+        var status = stat()
+        if lstat(pointer.path, &status) == 0 {
+            let type = status.st_mode & S_IFMT
+            guard type == S_IFLNK || type == S_IFREG else {
+                throw HubError.fileSystem(path: pointer.path, reason: "expected a link to a blob, found a folder or special file; not replacing it")
+            }
+            guard unlink(pointer.path) == 0 else {
+                throw HubError.fileSystem(path: pointer.path, reason: String(cString: strerror(errno)))
+            }
+        }
         do {
             try manager.createSymbolicLink(atPath: pointer.path, withDestinationPath: target)
         } catch {

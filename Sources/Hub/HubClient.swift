@@ -146,7 +146,11 @@ public final class HubClient: @unchecked Sendable {
               let siblings = json["siblings"] as? [[String: Any]] else {
             throw HubError.httpStatus(url: url, status: Int(response.status.code))
         }
-        return RepoInfo(commit: commit, files: siblings.compactMap { $0["rfilename"] as? String })
+        // Both become paths in the cache: checked before any path is made from them.
+        try HubPathSafety.validate(commit: commit)
+        let files = siblings.compactMap { $0["rfilename"] as? String }
+        for file in files { try HubPathSafety.validate(fileName: file) }
+        return RepoInfo(commit: commit, files: files)
     }
 
     /// HEAD on the resolve URL (redirects not followed, so the LFS headers of the 302 are visible),
@@ -169,9 +173,7 @@ public final class HubClient: @unchecked Sendable {
             throw HubError.network(url: url, reason: "the server sent no ETag for \(file), so the download cannot be verified")
         }
         let etag = HubClient.normalize(etag: rawETag)
-        guard !etag.isEmpty, !etag.contains("/"), !etag.hasPrefix(".") else {
-            throw HubError.network(url: url, reason: "unusable ETag '\(rawETag)' for \(file)")
-        }
+        try HubPathSafety.validate(etag: etag)
         let size = (response.headers.first(name: "X-Linked-Size") ?? response.headers.first(name: "Content-Length")).flatMap { Int64($0) }
         let downloadURL: String
         if (300..<400).contains(Int(response.status.code)), let location = response.headers.first(name: "Location") {
@@ -185,10 +187,13 @@ public final class HubClient: @unchecked Sendable {
         if !FileManager.default.fileExists(atPath: blob.path) {
             try HubCacheRepo.createDirectory(blob.deletingLastPathComponent())
             let incomplete = cache.incompleteBlob(etag: etag)
+            guard let target = URL(string: downloadURL, relativeTo: URL(string: url))?.absoluteURL else {
+                throw HubError.network(url: url, reason: "unusable redirect location '\(downloadURL)'")
+            }
             // The token goes to the hub only, not to the storage a redirect points at.
-            let sameHost = URL(string: downloadURL)?.host == configuration.endpoint.host
-            try await download(url: URL(string: downloadURL)!, to: incomplete, label: file, expectedSize: size,
-                               authorization: sameHost ? authorization : nil, what: "\(repoID)/\(file)", client: client)
+            let sameOrigin = HubPathSafety.sameOrigin(target, configuration.endpoint)
+            try await download(url: target, to: incomplete, label: file, expectedSize: size,
+                               authorization: sameOrigin ? authorization : nil, what: "\(repoID)/\(file)", client: client)
             try HubClient.verify(incomplete, etag: etag, file: file)
             try HubClient.moveIntoPlace(incomplete, blob)
         }
@@ -238,12 +243,14 @@ public final class HubClient: @unchecked Sendable {
     }
 
     /// Streams `url` into `partial`, resuming from its current size, and retrying with a Range request
-    /// when the connection breaks, up to `resumeAttempts` times. Follows absolute redirects.
-    private func download(url: URL, to partial: URL, label: String, expectedSize: Int64?, authorization: String?,
+    /// when the connection breaks, up to `resumeAttempts` times. Follows up to 10 redirects; the
+    /// Authorization header is dropped for good once a redirect leaves the origin it was meant for.
+    private func download(url: URL, to partial: URL, label: String, expectedSize: Int64?, authorization initialAuthorization: String?,
                           what: String, client: HTTPClient) async throws {
         var failures = 0
         var target = url.absoluteString
         var redirects = 0
+        var authorization = initialAuthorization
         while true {
             var existing = HubClient.fileSize(partial)
             if let expectedSize, existing > expectedSize {
@@ -255,7 +262,12 @@ public final class HubClient: @unchecked Sendable {
                 let response = try await request(target, method: .GET, authorization: authorization, rangeStart: existing, client: client)
                 let status = Int(response.status.code)
                 if (300..<400).contains(status), let location = response.headers.first(name: "Location"), redirects < 10 {
-                    target = URL(string: location, relativeTo: URL(string: target))?.absoluteString ?? location
+                    guard let previous = URL(string: target), let next = URL(string: location, relativeTo: previous)?.absoluteURL,
+                          ["http", "https"].contains(next.scheme?.lowercased() ?? "") else {
+                        throw HubError.network(url: target, reason: "unusable redirect location '\(location)'")
+                    }
+                    if !HubPathSafety.sameOrigin(previous, next) { authorization = nil }
+                    target = next.absoluteString
                     redirects += 1
                     continue
                 }
@@ -267,7 +279,21 @@ public final class HubClient: @unchecked Sendable {
                     continue
                 }
                 try HubClient.check(response, repoID: what, what: what, url: target)
+                // A redirect past the limit (or without a Location) is not the file.
+                guard status == 200 || status == 206 else { throw HubError.httpStatus(url: target, status: status) }
                 let resumed = status == 206
+                if resumed {
+                    // Appending is right only if the part sent starts where the file ends.
+                    let range = response.headers.first(name: "Content-Range").flatMap(HubClient.contentRangeStart)
+                    guard range == existing else {
+                        try? FileManager.default.removeItem(at: partial)
+                        failures += 1
+                        if failures > configuration.resumeAttempts {
+                            throw HubError.network(url: target, reason: "the server resumed at byte \(range.map(String.init) ?? "?") instead of \(existing)")
+                        }
+                        continue
+                    }
+                }
                 let total = expectedSize ?? response.headers.first(name: "Content-Length").flatMap { Int64($0) }.map { $0 + (resumed ? existing : 0) }
                 try await write(response, to: partial, append: resumed, label: label, total: total)
                 let written = HubClient.fileSize(partial)
@@ -383,6 +409,18 @@ public final class HubClient: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    /// The first byte of `Content-Range: bytes <first>-<last>/<total or *>`, or nil when malformed.
+    static func contentRangeStart(_ header: String) -> Int64? {
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
+        let spec = trimmed.dropFirst(6).split(separator: "/", maxSplits: 1)
+        let bounds = spec.first?.split(separator: "-", omittingEmptySubsequences: false) ?? []
+        guard spec.count == 2, bounds.count == 2, let first = Int64(bounds[0]), let last = Int64(bounds[1]), first >= 0, last >= first else {
+            return nil
+        }
+        return first
     }
 
     static func normalize(etag: String) -> String {

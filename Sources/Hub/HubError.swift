@@ -13,6 +13,8 @@ public enum HubError: Error, CustomStringConvertible, Equatable {
     case diskFull(path: String)
     case fileSystem(path: String, reason: String)
     case incompleteModel(repoID: String, reason: String)
+    /// The server sent a file name, commit or tag that would escape the cache or is not what it claims.
+    case unsafeServerReply(field: String, value: String, expected: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,9 @@ public enum HubError: Error, CustomStringConvertible, Equatable {
             return "\(path): \(reason)"
         case let .incompleteModel(repoID, reason):
             return "\(repoID): \(reason)"
+        case let .unsafeServerReply(field, value, expected):
+            let shown = value.count > 120 ? String(value.prefix(120)) + "..." : value
+            return "the hub sent \(field) '\(shown.debugDescription.dropFirst().dropLast())', expected \(expected); refusing it (check HF_ENDPOINT)"
         }
     }
 }

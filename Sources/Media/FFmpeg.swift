@@ -4,6 +4,26 @@ import Foundation
 public struct FFmpegTools: Sendable {
     public let ffmpeg: String
     public let ffprobe: String
+    /// Put before every source video's path (probe, decode, and the audio/subtitle copy when joining);
+    /// empty for the CLI, `untrustedInputOptions` for files uploaded to the server.
+    public var sourceInputOptions: [String] = []
+
+    public init(ffmpeg: String, ffprobe: String, sourceInputOptions: [String] = []) {
+        self.ffmpeg = ffmpeg
+        self.ffprobe = ffprobe
+        self.sourceInputOptions = sourceInputOptions
+    }
+
+    /// The demuxers a video upload may use. Format detection by content would otherwise open playlists
+    /// (HLS, concat, ffconcat) and image-sequence patterns whose entries name other local files.
+    public static let uploadFormats = ["mov", "mp4", "matroska", "webm", "avi", "mpegts", "flv", "ogg", "mpeg", "asf", "ivf", "m4v", "h264", "hevc", "gif"]
+
+    /// Only the file itself (the `file` protocol; no http, no data, no pipe to other programs) and only
+    /// an allow-listed container: a hostile upload cannot make ffmpeg read anything but its own bytes.
+    public var forUntrustedInput: FFmpegTools {
+        FFmpegTools(ffmpeg: ffmpeg, ffprobe: ffprobe,
+                    sourceInputOptions: ["-protocol_whitelist", "file", "-format_whitelist", FFmpegTools.uploadFormats.joined(separator: ",")])
+    }
 
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> FFmpegTools {
         guard let ffmpeg = environment["FFMPEG_PATH"] ?? findExecutable("ffmpeg", environment: environment) else {
@@ -73,7 +93,8 @@ public struct VideoInfo: Sendable, Equatable {
 public enum VideoProbe {
     public static func probe(_ path: String, tools: FFmpegTools) throws -> VideoInfo {
         guard FileManager.default.fileExists(atPath: path) else { throw MediaError.fileNotFound(path: path) }
-        let output = try ProcessRunner.run(tools.ffprobe, ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", path])
+        let output = try ProcessRunner.run(tools.ffprobe, ["-v", "error", "-print_format", "json", "-show_streams", "-show_format"]
+                                           + tools.sourceInputOptions + [path])
         guard output.status == 0 else { throw MediaError.notAVideo(path: path, reason: output.errorSummary) }
         struct Report: Decodable {
             struct Stream: Decodable {
@@ -134,8 +155,9 @@ public final class VideoFrameReader {
         // passthrough: one output frame per decoded frame; the default constant-rate mode duplicates
         // frames of MKV/AVI files whose timestamps do not fall on the nominal rate.
         process = try RunningProcess(tools.ffmpeg, [
-            "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path,
-            "-map", "0:v:0", "-vsync", "passthrough",
+            "-hide_banner", "-loglevel", "error", "-nostdin",
+        ] + tools.sourceInputOptions + [
+            "-i", path, "-map", "0:v:0", "-vsync", "passthrough",
         ] + Self.frameSelection(frames) + ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], pipeInput: false)
     }
 

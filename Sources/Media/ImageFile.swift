@@ -5,11 +5,24 @@ public enum ImageFile {
     /// File name extensions treated as frames when listing a sequence folder.
     public static let frameExtensions: Set<String> = ["png", "jpg", "jpeg"]
 
-    public static func read(_ path: String) throws -> RGBImage {
+    /// The largest image decoded unless the caller says otherwise: 8192 x 8192 (an 8K frame fits),
+    /// 256 MB of RGBA while decoding. A header declaring more is refused before allocating.
+    public static let defaultMaxPixels = 8192 * 8192
+
+    public static func read(_ path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
         let bytes = try contents(of: path)
-        if bytes.starts(with: PNGCodec.signature) { return try PNGCodec.decode(bytes, path: path) }
-        if JPEGCodec.isJPEG(bytes) { return try JPEGCodec.decode(bytes, path: path) }
+        if bytes.starts(with: PNGCodec.signature) { return try PNGCodec.decode(bytes, path: path, maxPixels: maxPixels) }
+        if JPEGCodec.isJPEG(bytes) { return try JPEGCodec.decode(bytes, path: path, maxPixels: maxPixels) }
         throw MediaError.unsupportedImageFormat(path: path)
+    }
+
+    /// Both sides positive and width x height (overflow-checked) at most `maxPixels`.
+    static func checkPixelCount(width: Int, height: Int, maxPixels: Int, path: String) throws {
+        guard width > 0, height > 0 else { throw MediaError.invalidSize(path: path, width: width, height: height) }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, pixels <= maxPixels else {
+            throw MediaError.imageTooLarge(path: path, width: width, height: height, maxPixels: maxPixels)
+        }
     }
 
     /// The image size from the header alone: cheap enough to validate a whole sequence up front.

@@ -6,6 +6,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable {
     case corruptImage(path: String, reason: String)
     case unwritable(path: String, reason: String)
     case invalidSize(path: String, width: Int, height: Int)
+    /// The header declares more pixels than the caller allows; refused before any pixel memory is allocated.
+    case imageTooLarge(path: String, width: Int, height: Int, maxPixels: Int)
     case ffmpegMissing(tool: String)
     case notAVideo(path: String, reason: String)
     case noVideoStream(path: String)
@@ -25,6 +27,8 @@ public enum MediaError: Error, CustomStringConvertible, Equatable {
             return "\(path): cannot write the output (\(reason))"
         case .invalidSize(let path, let width, let height):
             return "\(path): image size \(width)x\(height) is not usable (expected at least 1x1)"
+        case .imageTooLarge(let path, let width, let height, let maxPixels):
+            return "\(path): image size \(width)x\(height) exceeds the limit of \(maxPixels) pixels"
         case .ffmpegMissing(let tool):
             return "\(tool) not found on PATH (needed for video files; install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH)"
         case .notAVideo(let path, let reason):

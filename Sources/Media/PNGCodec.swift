@@ -8,14 +8,16 @@ import Foundation
 public enum PNGCodec {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
-    public static func decode(_ bytes: [UInt8], path: String) throws -> RGBImage {
+    /// `maxPixels` is checked against the header before the pixel buffer is allocated: a 69-byte file
+    /// may declare 1,000,000 x 1,000,000 pixels.
+    public static func decode(_ bytes: [UInt8], path: String, maxPixels: Int = ImageFile.defaultMaxPixels) throws -> RGBImage {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
         let began = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
         guard began != 0 else { throw MediaError.corruptImage(path: path, reason: message(of: image)) }
         let width = Int(image.width), height = Int(image.height)
-        guard width > 0, height > 0 else { throw MediaError.invalidSize(path: path, width: width, height: height) }
+        try ImageFile.checkPixelCount(width: width, height: height, maxPixels: maxPixels, path: path)
 
         if image.format & UInt32(PNG_FORMAT_FLAG_LINEAR) != 0 {
             // 16-bit file: read the samples as stored (a file without gAMA is linear to libpng, so no

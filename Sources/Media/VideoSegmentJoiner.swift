@@ -61,7 +61,7 @@ public enum VideoSegmentJoiner {
             if let window = source.window {
                 arguments += ["-ss", String(format: "%.6f", window.start), "-t", String(format: "%.6f", window.duration)]
             }
-            arguments += ["-i", source.path, "-map", "0:v:0"]
+            arguments += tools.sourceInputOptions + ["-i", source.path, "-map", "0:v:0"]
             arguments += streamArguments(source, container: container).arguments + ["-map_metadata", "1", "-map_chapters", "1"]
             // A subtitle that began before the window starts before zero; by default the muxer would then
             // delay every stream to make room for it, and the audio would drift from the video.

@@ -12,12 +12,15 @@ public final class JobRunner {
     public let sizePolicy: FrameSizePolicy
     private let onEvent: (JobEvent) -> Void
     private let now: () -> Double
+    /// ffmpeg as given (the server's restricts what a source may open), else found on PATH when needed.
+    private let givenTools: FFmpegTools?
 
     public init(job: VideoJob, options: JobOptions = JobOptions(), sizePolicy: FrameSizePolicy = FrameSizePolicy(),
-                onEvent: @escaping (JobEvent) -> Void = { _ in }) {
+                tools: FFmpegTools? = nil, onEvent: @escaping (JobEvent) -> Void = { _ in }) {
         self.job = job
         self.options = options
         self.sizePolicy = sizePolicy
+        self.givenTools = tools
         self.onEvent = onEvent
         now = { ProcessInfo.processInfo.systemUptime }
     }
@@ -44,7 +47,7 @@ public final class JobRunner {
                 _ = try savedProgress(in: WorkFolder.forSequence(outputFolder: sequence.outputFolder), expected: try checkpointTemplate(for: sequence))
             }
         case .video(let input, let output):
-            let tools = try FFmpegTools.locate()
+            let tools = try givenTools ?? FFmpegTools.locate()
             let info = try VideoProbe.probe(input, tools: tools)
             try sizePolicy.validate(width: info.width, height: info.height, path: input)
             let range = try options.selection.frames(rate: info.frameRate)
@@ -198,7 +201,7 @@ public final class JobRunner {
     }
 
     private func runVideo(input: String, output: String, factory: UpscalerFactory, timing: inout Timing) throws {
-        let tools = try FFmpegTools.locate()
+        let tools = try givenTools ?? FFmpegTools.locate()
         let info = try VideoProbe.probe(input, tools: tools)
         let range = try options.selection.frames(rate: info.frameRate)
         let folder = WorkFolder.forVideo(output: output)

@@ -3,6 +3,7 @@ import HummingbirdWebSocket
 import Media
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 import VideoJobs
 
 /// The live ("online") API: one WebSocket connection is one video stream with its own temporal state.
@@ -12,10 +13,20 @@ struct FrameStreamEndpoint: Sendable {
     let model: SharedModel
     let maxInputSide: Int
     let defaultInferenceSteps: Int
+    let maxFrames: Int
+    let slots: StreamSlots
     /// A frame message may not exceed a raw RGB frame of the largest allowed size (plus its header).
-    var maxMessageBytes: Int { 12 + maxInputSide * maxInputSide * 3 }
+    var maxMessageBytes: Int {
+        let (pixels, overflow) = maxInputSide.multipliedReportingOverflow(by: maxInputSide)
+        return overflow || pixels > (Int.max - 12) / 3 ? Int.max : 12 + pixels * 3
+    }
 
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, steps requested: Int?) async throws {
+        guard slots.acquire() else {
+            try await fail(WebAppError.busy("\(slots.limit) streams are already open (STREAM_DIFFVSR_MAX_STREAMS)"), outbound, code: .goingAway)
+            return
+        }
+        defer { slots.release() }
         let steps = requested ?? defaultInferenceSteps
         guard ServerConfiguration.inferenceStepRange.contains(steps) else {
             try await fail(WebAppError.invalidSteps(found: steps, range: ServerConfiguration.inferenceStepRange), outbound)
@@ -32,7 +43,10 @@ struct FrameStreamEndpoint: Sendable {
                 return
             }
             do {
-                let (decoded, format) = try StreamFrameCodec.decode(Array(buffer.readableBytesView))
+                guard index < maxFrames else {
+                    throw WebAppError.streamFrame("a stream may carry at most \(maxFrames) frames (STREAM_DIFFVSR_MAX_FRAMES); open a new one")
+                }
+                let (decoded, format) = try StreamFrameCodec.decode(Array(buffer.readableBytesView), maxSide: maxInputSide)
                 let minimum = ServerConfiguration.minInputSide
                 guard min(decoded.width, decoded.height) >= minimum, max(decoded.width, decoded.height) <= maxInputSide else {
                     throw WebAppError.unsupportedSize(name: "frame \(index + 1)", width: decoded.width, height: decoded.height,
@@ -78,10 +92,10 @@ struct FrameStreamEndpoint: Sendable {
         }
     }
 
-    private func fail(_ error: WebAppError, _ outbound: WebSocketOutboundWriter) async throws {
+    private func fail(_ error: WebAppError, _ outbound: WebSocketOutboundWriter, code: WebSocketErrorCode = .unacceptableData) async throws {
         let text = String(decoding: try JSONEncoder().encode(["error": error.description]), as: UTF8.self)
         try await outbound.write(.text(text))
-        try await outbound.close(.unacceptableData, reason: nil)
+        try await outbound.close(code, reason: nil)
     }
 }
 
@@ -90,6 +104,27 @@ struct FrameStreamEndpoint: Sendable {
 /// session runs on one thread at a time, in frame order, though not always the same thread.
 private struct ConnectionSession: @unchecked Sendable {
     let upscaler: FrameUpscaling
+}
+
+/// Counts open streams against `ServerLimits.maxStreams`.
+final class StreamSlots: @unchecked Sendable {
+    let limit: Int
+    private let lock = NSLock()
+    private var open = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() -> Bool {
+        lock.withLock {
+            guard open < limit else { return false }
+            open += 1
+            return true
+        }
+    }
+
+    func release() { lock.withLock { open -= 1 } }
+
+    var count: Int { lock.withLock { open } }
 }
 
 /// Notes the moment the model lock was taken, to split a frame's latency into waiting and computing.

@@ -8,6 +8,8 @@ import VideoJobs
 final class JobQueue: @unchecked Sendable {
     private let model: SharedModel
     private let outputFolder: String
+    private let tools: FFmpegTools?
+    private let maxQueuedJobs: Int
     private let condition = NSCondition()
     private var jobs: [String: WebJob] = [:]
     private var waiting: [WebJob] = []
@@ -15,9 +17,11 @@ final class JobQueue: @unchecked Sendable {
     private var worker: Thread?
     private let workerEnded = DispatchSemaphore(value: 0)
 
-    init(model: SharedModel, outputFolder: String) {
+    init(model: SharedModel, outputFolder: String, tools: FFmpegTools? = nil, maxQueuedJobs: Int = Int.max) {
         self.model = model
         self.outputFolder = outputFolder
+        self.tools = tools
+        self.maxQueuedJobs = maxQueuedJobs
     }
 
     func start() {
@@ -49,20 +53,36 @@ final class JobQueue: @unchecked Sendable {
         }
     }
 
-    func submit(_ upload: Upload, inferenceSteps: Int, quality: OutputQuality = .standard) -> WebJob {
+    /// Refused (busy) while `maxQueuedJobs` jobs are already waiting.
+    func submit(_ upload: Upload, inferenceSteps: Int, quality: OutputQuality = .standard) throws -> WebJob {
         let id = UUID().uuidString.lowercased()
         let stem = UploadStore.safeStem(upload.displayName)
         let outputName = "\(stem)-\(id.prefix(8))_x4.mp4"
         let job = WebJob(id: id, upload: upload, inferenceSteps: inferenceSteps, quality: quality,
                          outputPath: (outputFolder as NSString).appendingPathComponent(outputName),
                          downloadName: "\(stem)_x4.mp4")
-        condition.withLock {
+        try condition.withLock {
+            guard waiting.count < maxQueuedJobs else {
+                throw WebAppError.busy("\(maxQueuedJobs) jobs are already waiting (STREAM_DIFFVSR_MAX_QUEUED_JOBS)")
+            }
             jobs[id] = job
             waiting.append(job)
             condition.signal()
         }
         publishQueuePositions()
         return job
+    }
+
+    /// Forgets jobs that ended before `cutoff` and deletes their results; returns the result paths of
+    /// the jobs still known (which the output folder's sweep must leave alone).
+    func removeFinished(before cutoff: Date) -> Set<String> {
+        let (removed, kept) = condition.withLock { () -> ([WebJob], [WebJob]) in
+            let old = jobs.values.filter { job in job.finishedAt.map { $0 < cutoff } ?? false }
+            for job in old { jobs.removeValue(forKey: job.id) }
+            return (old, Array(jobs.values))
+        }
+        for job in removed { try? FileManager.default.removeItem(atPath: job.outputPath) }
+        return Set(kept.map(\.outputPath))
     }
 
     func job(_ id: String) throws -> WebJob {
@@ -118,7 +138,7 @@ final class JobQueue: @unchecked Sendable {
         let frameCount = job.upload.info.frameCount
         var options = JobOptions()
         options.encoder = job.quality.encoder
-        let runner = JobRunner(job: .video(input: job.upload.sourcePath, output: job.outputPath), options: options) { event in
+        let runner = JobRunner(job: .video(input: job.upload.sourcePath, output: job.outputPath), options: options, tools: tools) { event in
             switch event {
             case .warning(let text):
                 job.update { $0.warnings.append(text.replacingOccurrences(of: job.upload.sourcePath, with: job.upload.displayName)) }

@@ -14,10 +14,17 @@ public enum StreamFrameCodec {
     static let rawMagic: [UInt8] = Array("RGB8".utf8)
     static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47]
 
-    public static func decode(_ bytes: [UInt8]) throws -> (frame: RGBImage, format: StreamFrameFormat) {
+    /// `maxSide` bounds both sides before anything is allocated: the raw size is computed with
+    /// overflow-checked arithmetic only after the sides pass, and a PNG's header is read (and checked)
+    /// before its pixels are decoded.
+    public static func decode(_ bytes: [UInt8], maxSide: Int) throws -> (frame: RGBImage, format: StreamFrameFormat) {
         if bytes.starts(with: pngSignature) {
             do {
-                return (try PNGCodec.decode(bytes, path: "stream frame"), .png)
+                let size = try PNGCodec.size(of: bytes, path: "stream frame")
+                try checkSides(width: size.width, height: size.height, maxSide: maxSide)
+                return (try PNGCodec.decode(bytes, path: "stream frame", maxPixels: saturatingSquare(maxSide)), .png)
+            } catch let error as WebAppError {
+                throw error
             } catch {
                 throw WebAppError.streamFrame("\(error)")
             }
@@ -28,11 +35,28 @@ public enum StreamFrameCodec {
         guard bytes.count >= 12 else { throw WebAppError.streamFrame("RGB8 header is 12 bytes, found \(bytes.count)") }
         let width = Int(littleEndian32(bytes, at: 4))
         let height = Int(littleEndian32(bytes, at: 8))
-        let expected = 12 + width * height * 3
-        guard width > 0, height > 0, bytes.count == expected else {
+        try checkSides(width: width, height: height, maxSide: maxSide)
+        let (pixels, pixelOverflow) = width.multipliedReportingOverflow(by: height)
+        let (pixelBytes, byteOverflow) = pixels.multipliedReportingOverflow(by: 3)
+        let (expected, totalOverflow) = pixelBytes.addingReportingOverflow(12)
+        guard !pixelOverflow, !byteOverflow, !totalOverflow else {
+            throw WebAppError.streamFrame("RGB8 \(width)x\(height) is too large to address")
+        }
+        guard bytes.count == expected else {
             throw WebAppError.streamFrame("RGB8 \(width)x\(height) needs \(expected) bytes with its header, found \(bytes.count)")
         }
         return (RGBImage(width: width, height: height, pixels: Array(bytes[12...])), .rgb8)
+    }
+
+    static func saturatingSquare(_ side: Int) -> Int {
+        let (square, overflow) = side.multipliedReportingOverflow(by: side)
+        return overflow ? Int.max : square
+    }
+
+    private static func checkSides(width: Int, height: Int, maxSide: Int) throws {
+        guard width > 0, height > 0, width <= maxSide, height <= maxSide else {
+            throw WebAppError.streamFrame("frame declares \(width)x\(height); each side must be 1 to \(maxSide) pixels (STREAM_DIFFVSR_MAX_INPUT_SIDE)")
+        }
     }
 
     public static func encode(_ frame: RGBImage, as format: StreamFrameFormat) throws -> [UInt8] {

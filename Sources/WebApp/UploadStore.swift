@@ -22,20 +22,30 @@ final class UploadStore: @unchecked Sendable {
     private let temporaryFolder: String
     private let maxBytes: Int
     private let inspector: VideoInspector
+    private let limits: ServerLimits
     private let lock = NSLock()
     private var uploads: [String: Upload] = [:]
-    /// Uploads nobody started a job for are removed after this long.
-    private let unclaimedLifetime: TimeInterval = 3600
+    /// Uploads being received or inspected: they count against `maxPendingUploads` too.
+    private var arriving = 0
 
-    init(temporaryFolder: String, maxBytes: Int, inspector: VideoInspector) {
+    init(temporaryFolder: String, maxBytes: Int, inspector: VideoInspector, limits: ServerLimits = ServerLimits()) {
         self.temporaryFolder = temporaryFolder
         self.maxBytes = maxBytes
         self.inspector = inspector
+        self.limits = limits
     }
 
     func receive(body: RequestBody, declaredLength: Int?, fileName: String) async throws -> Upload {
         if let declaredLength, declaredLength > maxBytes { throw WebAppError.uploadTooLarge(limitBytes: maxBytes) }
-        removeExpired()
+        removeExpired(olderThan: Date().addingTimeInterval(-limits.uploadLifetime))
+        try checkFreeSpace(for: Int64(declaredLength ?? 0))
+        try lock.withLock {
+            guard uploads.count + arriving < limits.maxPendingUploads else {
+                throw WebAppError.busy("\(limits.maxPendingUploads) uploads are already waiting for a job (STREAM_DIFFVSR_MAX_PENDING_UPLOADS)")
+            }
+            arriving += 1
+        }
+        defer { lock.withLock { arriving -= 1 } }
         let id = UUID().uuidString.lowercased()
         let folder = (temporaryFolder as NSString).appendingPathComponent("upload-\(id)")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -94,13 +104,25 @@ final class UploadStore: @unchecked Sendable {
         return upload
     }
 
+    /// Puts back an upload a job could not take (the queue was full), so the user can try again.
+    func giveBack(_ upload: Upload) {
+        lock.withLock { uploads[upload.id] = upload }
+    }
+
     func discard(_ id: String) throws {
         let upload = try claim(id)
         try? FileManager.default.removeItem(atPath: upload.folder)
     }
 
-    private func removeExpired() {
-        let cutoff = Date().addingTimeInterval(-unclaimedLifetime)
+    /// Refuses (507) while the scratch file system has less than the reserve plus `bytes` free.
+    private func checkFreeSpace(for bytes: Int64) throws {
+        guard let free = Housekeeping.freeBytes(at: temporaryFolder) else { return }
+        let required = limits.minFreeDiskBytes + max(bytes, 0)
+        guard free >= required else { throw WebAppError.insufficientStorage(freeBytes: free, requiredBytes: required) }
+    }
+
+    /// Removes uploads created before `cutoff` that no job claimed (the timer calls this too).
+    func removeExpired(olderThan cutoff: Date) {
         let expired = lock.withLock { () -> [Upload] in
             let old = uploads.values.filter { $0.created < cutoff }
             for upload in old { uploads.removeValue(forKey: upload.id) }

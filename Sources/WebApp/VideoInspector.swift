@@ -15,8 +15,10 @@ struct UploadedVideoInfo: Codable, Sendable, Equatable {
 }
 
 struct VideoInspector {
+    /// Restricted to reading the upload itself with an allow-listed demuxer (see `FFmpegTools.forUntrustedInput`).
     let tools: FFmpegTools
     let maxInputSide: Int
+    var maxFrames = Int.max
 
     /// Probes the file and applies every rule a video must pass; `name` is the user's file name, for messages.
     func inspect(path: String, name: String) throws -> UploadedVideoInfo {
@@ -30,6 +32,7 @@ struct VideoInspector {
         }
         let report = try probeDetails(path: path)
         guard report.frames > 0 else { throw WebAppError.zeroFrames(name: name) }
+        guard report.frames <= maxFrames else { throw WebAppError.tooManyFrames(name: name, frames: report.frames, limit: maxFrames) }
         let minimum = ServerConfiguration.minInputSide
         guard min(info.width, info.height) >= minimum, max(info.width, info.height) <= maxInputSide else {
             throw WebAppError.unsupportedSize(name: name, width: info.width, height: info.height, minimum: minimum, maximum: maxInputSide)
@@ -53,8 +56,8 @@ struct VideoInspector {
     private func probeDetails(path: String) throws -> Details {
         let output = try ToolProcess.run(tools.ffprobe, [
             "-v", "error", "-select_streams", "v:0", "-count_packets", "-print_format", "json",
-            "-show_entries", "stream=codec_name,pix_fmt,nb_read_packets:format=format_name", path,
-        ])
+            "-show_entries", "stream=codec_name,pix_fmt,nb_read_packets:format=format_name",
+        ] + tools.sourceInputOptions + [path])
         struct Report: Decodable {
             struct Stream: Decodable {
                 let codec_name: String?
@@ -75,12 +78,13 @@ struct VideoInspector {
 
     /// Re-encodes a video the browser cannot play to H.264 (at most 1280 pixels wide, it is only a preview).
     func makePreview(of path: String, to destination: String) throws {
-        let output = try ToolProcess.run(tools.ffmpeg, [
-            "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", path,
-            "-map", "0:v:0", "-map", "0:a:0?", "-vsync", "passthrough", "-vf", "scale='min(1280,iw)':-2",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-movflags", "+faststart", destination,
-        ])
+        let output = try ToolProcess.run(tools.ffmpeg, ["-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
+            + tools.sourceInputOptions + [
+                "-i", path,
+                "-map", "0:v:0", "-map", "0:a:0?", "-vsync", "passthrough", "-vf", "scale='min(1280,iw)':-2",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-movflags", "+faststart", destination,
+            ])
         guard output.status == 0 else {
             throw MediaError.ffmpegFailed(path: destination, reason: output.errorSummary)
         }

@@ -17,6 +17,14 @@ public enum WebAppError: Error, CustomStringConvertible, Equatable {
     case resultNotReady(id: String)
     case cancelled
     case streamFrame(String)
+    /// The access model refused the request (origin, host name); says which rule.
+    case forbidden(String)
+    case unauthorized
+    case unsupportedContentType(found: String?, expected: String)
+    /// A cap of `ServerLimits` is reached; the client may try again later.
+    case busy(String)
+    case tooManyFrames(name: String, frames: Int, limit: Int)
+    case insufficientStorage(freeBytes: Int64, requiredBytes: Int64)
 
     public var description: String {
         switch self {
@@ -48,6 +56,18 @@ public enum WebAppError: Error, CustomStringConvertible, Equatable {
             return "cancelled"
         case .streamFrame(let reason):
             return "bad stream frame: \(reason)"
+        case .forbidden(let reason):
+            return "forbidden: \(reason)"
+        case .unauthorized:
+            return "this server needs its access token: open the address printed at start-up (/?token=...) or send Authorization: Bearer <token>"
+        case .unsupportedContentType(let found, let expected):
+            return "Content-Type \(found.map { "'\($0)'" } ?? "missing"), expected \(expected)"
+        case .busy(let reason):
+            return "the server is busy: \(reason); try again later"
+        case .tooManyFrames(let name, let frames, let limit):
+            return "\(name): \(frames) frames, more than the limit of \(limit) per job (STREAM_DIFFVSR_MAX_FRAMES)"
+        case .insufficientStorage(let free, let required):
+            return "the server's disk is nearly full (\(WebAppError.megabytes(Int(free))) free, \(WebAppError.megabytes(Int(required))) needed); try again later"
         }
     }
 
@@ -60,10 +80,16 @@ public enum WebAppError: Error, CustomStringConvertible, Equatable {
         case .uploadAlreadyUsed, .resultNotReady: return .conflict
         case .invalidRequest, .streamFrame: return .badRequest
         case .cancelled: return .conflict
+        case .forbidden: return .forbidden
+        case .unauthorized: return .unauthorized
+        case .unsupportedContentType: return .unsupportedMediaType
+        case .busy: return .serviceUnavailable
+        case .tooManyFrames: return .unprocessableContent
+        case .insufficientStorage: return .init(code: 507, reasonPhrase: "Insufficient Storage")
         }
     }
 
     static func megabytes(_ bytes: Int) -> String {
-        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MB" : "\(bytes) bytes"
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MB" : bytes >= 10 << 20 ? "\(bytes >> 20) MB" : "\(bytes) bytes"
     }
 }

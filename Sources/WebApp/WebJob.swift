@@ -44,6 +44,7 @@ final class WebJob: @unchecked Sendable {
     private var current: JobStatus
     private var watchers: [UUID: AsyncStream<JobStatus>.Continuation] = [:]
     private var cancelRequested = false
+    private var ended: Date?
     private var latestFrames: (index: Int, input: RGBImage, output: RGBImage)?
     private var encodedFrames: [FrameKind: (index: Int, png: [UInt8])] = [:]
 
@@ -68,6 +69,9 @@ final class WebJob: @unchecked Sendable {
 
     var isCancelRequested: Bool { lock.withLock { cancelRequested } }
 
+    /// When the job reached its final state; nil while queued or running.
+    var finishedAt: Date? { lock.withLock { ended } }
+
     /// Marks the job for cancellation; the worker stops it before its next frame. False when already over.
     func requestCancel() -> Bool {
         lock.withLock {
@@ -85,6 +89,7 @@ final class WebJob: @unchecked Sendable {
             change(&current)
             let receivers = Array(watchers.values)
             if current.state.isFinal {
+                ended = Date()
                 watchers.removeAll()
                 latestFrames = nil
                 encodedFrames.removeAll()

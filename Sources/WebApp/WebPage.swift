@@ -124,6 +124,7 @@ function sendFile(file) {
   show("uploading", true); $("uploadPercent").textContent = "0";
   const request = new XMLHttpRequest();
   request.open("POST", "/api/uploads?name=" + encodeURIComponent(file.name));
+  request.setRequestHeader("Content-Type", "application/octet-stream");
   request.upload.onprogress = e => { if (e.lengthComputable) $("uploadPercent").textContent = Math.round(100 * e.loaded / e.total); };
   request.onload = () => {
     show("uploading", false);
@@ -167,7 +168,7 @@ async function poll() {
 $("cancel").addEventListener("click", async () => {
   if (!job) return;
   $("cancel").disabled = true;
-  await fetch(`/api/jobs/${job.id}/cancel`, { method: "POST" });
+  await fetch(`/api/jobs/${job.id}/cancel`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
 });
 
 function render(status) {

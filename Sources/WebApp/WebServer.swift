@@ -15,10 +15,14 @@ public final class WebServer: Sendable {
     let model: SharedModel
     let uploads: UploadStore
     let queue: JobQueue
+    let housekeeping: Housekeeping
+    let streams: StreamSlots
 
-    /// Creates the folders (relative ones against the working directory), clears uploads a previous run
-    /// left behind, and starts the job worker.
+    /// Checks the access settings (a public address needs a token), creates the folders (relative ones
+    /// against the working directory), clears uploads a previous run left behind, and starts the job
+    /// worker and the housekeeping timer.
     public init(configuration: ServerConfiguration, provider: UpscalerProvider, tools: FFmpegTools) throws {
+        try configuration.validateAccess()
         var configuration = configuration
         configuration.temporaryFolder = WebServer.absolute(configuration.temporaryFolder)
         configuration.outputFolder = WebServer.absolute(configuration.outputFolder)
@@ -30,14 +34,23 @@ public final class WebServer: Sendable {
         }
         self.configuration = configuration
         model = SharedModel(provider: provider)
+        // Uploads are hostile: ffmpeg may read only the uploaded file, through an allow-listed demuxer.
+        let uploadTools = tools.forUntrustedInput
+        let limits = configuration.limits
         uploads = UploadStore(temporaryFolder: configuration.temporaryFolder, maxBytes: configuration.maxUploadBytes,
-                              inspector: VideoInspector(tools: tools, maxInputSide: configuration.maxInputSide))
-        queue = JobQueue(model: model, outputFolder: configuration.outputFolder)
+                              inspector: VideoInspector(tools: uploadTools, maxInputSide: configuration.maxInputSide,
+                                                        maxFrames: limits.maxFramesPerJob),
+                              limits: limits)
+        queue = JobQueue(model: model, outputFolder: configuration.outputFolder, tools: uploadTools, maxQueuedJobs: limits.maxQueuedJobs)
+        housekeeping = Housekeeping(uploads: uploads, queue: queue, outputFolder: configuration.outputFolder, limits: limits)
+        streams = StreamSlots(limit: limits.maxStreams)
         queue.start()
+        housekeeping.start()
     }
 
     /// Cancels waiting and running jobs (their scratch files go with them); call when the server stops.
     public func stop() {
+        housekeeping.stop()
         queue.stop()
     }
 
@@ -51,11 +64,17 @@ public final class WebServer: Sendable {
     }
 
     public func makeApplication(logger: Logger? = nil) -> some ApplicationProtocol {
+        let policy = AccessPolicy(configuration: configuration)
         let router = Router(context: BasicWebSocketRequestContext.self)
+        router.add(middleware: ErrorMessageMiddleware())
+        router.add(middleware: AccessMiddleware(policy: policy))
         addRoutes(to: router)
         let streaming = FrameStreamEndpoint(model: model, maxInputSide: configuration.maxInputSide,
-                                            defaultInferenceSteps: configuration.defaultInferenceSteps)
+                                            defaultInferenceSteps: configuration.defaultInferenceSteps,
+                                            maxFrames: configuration.limits.maxFramesPerJob, slots: streams)
+        // A refused upgrade falls through to `router`, whose middleware answers with the reason.
         let socketRouter = Router(context: BasicWebSocketRequestContext.self)
+        socketRouter.add(middleware: AccessMiddleware(policy: policy))
         socketRouter.ws("/api/stream") { inbound, outbound, context in
             let steps = context.request.uri.queryParameters.get("steps", as: Int.self)
             try await streaming.serve(inbound: inbound, outbound: outbound, steps: steps)
@@ -71,7 +90,6 @@ public final class WebServer: Sendable {
     }
 
     private func addRoutes(to router: Router<BasicWebSocketRequestContext>) {
-        router.add(middleware: ErrorMessageMiddleware())
         router.get("/") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
@@ -115,8 +133,14 @@ public final class WebServer: Sendable {
                 }
                 return quality
             } ?? .standard
-            let job = queue.submit(try uploads.claim(start.upload), inferenceSteps: steps, quality: quality)
-            return try JSONResponse.make(job.status, status: .accepted)
+            let upload = try uploads.claim(start.upload)
+            do {
+                let job = try queue.submit(upload, inferenceSteps: steps, quality: quality)
+                return try JSONResponse.make(job.status, status: .accepted)
+            } catch {
+                uploads.giveBack(upload)
+                throw error
+            }
         }
         router.get("/api/jobs/:id") { [queue] _, context in
             try JSONResponse.make(try queue.job(try context.parameters.require("id")).status)

@@ -13,13 +13,49 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
         Environment: PORT (8000), STREAM_DIFFVSR_MODEL_ID (Jamichsu/Stream-DiffVSR), STREAM_DIFFVSR_TMP_DIR \
         (.stream_diffvsr_tmp), STREAM_DIFFVSR_OUTPUT_DIR (outputs), STREAM_DIFFVSR_MAX_UPLOAD_MB (2048), \
-        STREAM_DIFFVSR_MAX_INPUT_SIDE (1920). Options given on the command line win over the environment. \
-        See docs/webapp.md.
+        STREAM_DIFFVSR_MAX_INPUT_SIDE (1920), STREAM_DIFFVSR_AUTH_TOKEN, STREAM_DIFFVSR_ALLOWED_HOSTS, and one \
+        variable per limit (STREAM_DIFFVSR_MAX_PENDING_UPLOADS, _MAX_QUEUED_JOBS, _MAX_STREAMS, _MAX_FRAMES, \
+        _UPLOAD_LIFETIME_MINUTES, _RETENTION_HOURS, _MIN_FREE_DISK_MB). Options given on the command line win \
+        over the environment.
+
+        Access: on 127.0.0.1 only this machine can connect; requests must name this server in Host and, \
+        from a browser, come from its own page (Origin), so other web sites cannot drive it. Listening on \
+        any other address (--host 0.0.0.0) requires --auth-token: everyone who can reach the port could \
+        otherwise upload files and run jobs. See docs/webapp.md.
         """
     )
 
-    @Option(help: "Address to listen on (0.0.0.0 for every interface).")
+    @Option(help: "Address to listen on. Anything but loopback (e.g. 0.0.0.0, every interface) requires --auth-token.")
     var host = "127.0.0.1"
+
+    @Option(name: .customLong("auth-token"),
+            help: "Access token (16+ characters) every client must send: open /?token=<token> once in the browser, or send 'Authorization: Bearer <token>' (default: $STREAM_DIFFVSR_AUTH_TOKEN). Prefer the variable: options show in the process list.")
+    var authToken: String?
+
+    @Option(name: .customLong("allowed-host"),
+            help: "Host name clients may use to reach the server besides localhost and the --host address (repeatable; e.g. the machine's DNS name). Guards against DNS rebinding.")
+    var allowedHosts: [String] = []
+
+    @Option(name: .customLong("max-pending-uploads"), help: "Uploads waiting for a job at once (default 8).")
+    var maxPendingUploads: Int?
+
+    @Option(name: .customLong("max-queued-jobs"), help: "Jobs waiting behind the running one (default 16).")
+    var maxQueuedJobs: Int?
+
+    @Option(name: .customLong("max-streams"), help: "Open WebSocket streams at once (default 4).")
+    var maxStreams: Int?
+
+    @Option(name: .customLong("max-frames"), help: "Frames per uploaded video and per stream (default 108000: an hour at 30 fps).")
+    var maxFrames: Int?
+
+    @Option(name: .customLong("upload-lifetime"), help: "Minutes an upload waits for a job before it is removed (default 60).")
+    var uploadLifetimeMinutes: Int?
+
+    @Option(name: .customLong("retention"), help: "Hours finished jobs and their result videos are kept (default 24).")
+    var retentionHours: Int?
+
+    @Option(name: .customLong("min-free-disk"), help: "MB that must stay free on the scratch disk; uploads are refused (507) below it (default 1024).")
+    var minFreeDiskMB: Int?
 
     @Option(help: "Port to listen on (default: $PORT, else 8000).")
     var port: Int?
@@ -54,6 +90,15 @@ struct ServeCommand: AsyncParsableCommand {
         guard ServerConfiguration.inferenceStepRange.contains(defaultSteps) else {
             throw ValidationError("--default-steps must be between 1 and 50, got \(defaultSteps)")
         }
+        let limits: [(String, Int?)] = [("--max-pending-uploads", maxPendingUploads), ("--max-queued-jobs", maxQueuedJobs),
+                                        ("--max-streams", maxStreams), ("--max-frames", maxFrames),
+                                        ("--upload-lifetime", uploadLifetimeMinutes), ("--retention", retentionHours),
+                                        ("--min-free-disk", minFreeDiskMB)]
+        for (name, value) in limits {
+            if let value, value < (name == "--min-free-disk" ? 0 : 1) {
+                throw ValidationError("\(name) must be a positive whole number, got \(value)")
+            }
+        }
     }
 
     func run() async throws {
@@ -63,6 +108,17 @@ struct ServeCommand: AsyncParsableCommand {
             if let port { configuration.port = port }
             if let modelID { configuration.modelID = modelID }
             configuration.defaultInferenceSteps = defaultSteps
+            if let authToken { configuration.authToken = authToken }
+            if !allowedHosts.isEmpty { configuration.allowedHosts = allowedHosts }
+            if let maxPendingUploads { configuration.limits.maxPendingUploads = maxPendingUploads }
+            if let maxQueuedJobs { configuration.limits.maxQueuedJobs = maxQueuedJobs }
+            if let maxStreams { configuration.limits.maxStreams = maxStreams }
+            if let maxFrames { configuration.limits.maxFramesPerJob = maxFrames }
+            if let uploadLifetimeMinutes { configuration.limits.uploadLifetime = TimeInterval(uploadLifetimeMinutes) * 60 }
+            if let retentionHours { configuration.limits.resultRetention = TimeInterval(retentionHours) * 3600 }
+            if let minFreeDiskMB { configuration.limits.minFreeDiskBytes = Int64(minFreeDiskMB) << 20 }
+            // Refuse a public address without a token before the (slow) model load.
+            try configuration.validateAccess()
             var settings = PipelineSettings(modelReference: configuration.modelID, flowWeights: flowWeights)
             settings.numInferenceSteps = defaultSteps
             settings.seed = seed
@@ -76,7 +132,9 @@ struct ServeCommand: AsyncParsableCommand {
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try await PipelineProvider(settings: settings)
             let server = try WebServer(configuration: configuration, provider: provider, tools: tools)
             defer { server.stop() }
-            FileHandle.standardError.write(Data("serving \(provider.modelName) on http://\(configuration.host):\(configuration.port)/\n".utf8))
+            let address = "http://\(configuration.host):\(configuration.port)/"
+            let opening = configuration.authToken == nil ? "" : " (open \(address)?token=<the access token> once per browser)"
+            FileHandle.standardError.write(Data("serving \(provider.modelName) on \(address)\(opening)\n".utf8))
             try await server.run()
         } catch {
             throw exitWithError(error)

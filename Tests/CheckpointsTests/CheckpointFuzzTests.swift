@@ -2,6 +2,24 @@
 import Foundation
 import XCTest
 
+/// The process's peak resident size in bytes (getrusage reports kilobytes on Linux, bytes on macOS).
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Int(usage.ru_maxrss) * 1024
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    return Int(usage.ru_maxrss)
+    #endif
+}
+
+/// The memory cap of a fuzz run: the peak may not have grown by more than `limit` while it ran.
+func assertPeakMemoryGrew(lessThan limit: Int, since before: Int, file: StaticString = #filePath, line: UInt = #line) {
+    let grown = peakResidentBytes() - before
+    XCTAssertLessThan(grown, limit, "peak resident memory grew by \(grown >> 20) MB during the run", file: file, line: line)
+}
+
 /// Deterministic mutations of real files: each mutant must end in a thrown error or a valid
 /// checkpoint whose tensors all load; a crash, a trap or a runaway allocation fails the whole run.
 final class CheckpointFuzzTests: XCTestCase {
@@ -44,14 +62,16 @@ final class CheckpointFuzzTests: XCTestCase {
         XCTAssertEqual(try TorchCheckpoint.stateDictTensors(TorchUnpickler.load(Data(seed)), path: "seed").count, 13)
         var rng = SplitMix64(state: 0x5EED)
         var accepted = 0
-        for _ in 0..<4000 {
+        let memoryBefore = peakResidentBytes()
+        for _ in 0..<10_000 {
             let mutant = Data(CheckpointFuzzTests.mutate(seed, within: 0..<seed.count, using: &rng))
             if let root = try? TorchUnpickler.load(mutant), (try? TorchCheckpoint.stateDictTensors(root, path: "fuzz")) != nil {
                 accepted += 1
             }
         }
         // Mutations inside string payloads or integers keep a stream valid; most must be rejected.
-        XCTAssertLessThan(accepted, 2000)
+        XCTAssertLessThan(accepted, 5000)
+        assertPeakMemoryGrew(lessThan: 512 << 20, since: memoryBefore)
     }
 
     func testMutatedSafetensorsHeadersAlwaysEndInAnErrorOrLoad() throws {
@@ -59,7 +79,8 @@ final class CheckpointFuzzTests: XCTestCase {
         let headerEnd = 8 + Int(seed.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         var rng = SplitMix64(state: 0xC0FFEE)
         var accepted = 0
-        for iteration in 0..<4000 {
+        let memoryBefore = peakResidentBytes()
+        for iteration in 0..<10_000 {
             // Mostly the JSON header, sometimes the length prefix.
             let range = iteration % 10 == 0 ? 0..<8 : 8..<headerEnd
             let mutant = Data(CheckpointFuzzTests.mutate(seed, within: range, using: &rng))
@@ -67,7 +88,31 @@ final class CheckpointFuzzTests: XCTestCase {
             accepted += 1
             for entry in file.entries.values { XCTAssertEqual(try entry.load().count, entry.elementCount) }
         }
-        XCTAssertLessThan(accepted, 4000)
+        XCTAssertLessThan(accepted, 10_000)
+        assertPeakMemoryGrew(lessThan: 512 << 20, since: memoryBefore)
+    }
+
+    /// Random opcode streams built from the opcodes the unpickler knows, with random arguments: deep
+    /// nesting, memo games and lengths past the end included. Each must end in an error or a value.
+    func testRandomPickleOpcodeStreamsNeverCrash() {
+        let opcodes: [UInt8] = Array("()0125NJKMGXTUBCtlae}dsuchjqrRbQ.".utf8) + [0x80, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x93, 0x94, 0x95]
+        var rng = SplitMix64(state: 0xF022)
+        let memoryBefore = peakResidentBytes()
+        var values = 0
+        for _ in 0..<10_000 {
+            var bytes: [UInt8] = [0x80, 0x02]
+            for _ in 0..<Int.random(in: 1...200, using: &rng) {
+                bytes.append(opcodes.randomElement(using: &rng)!)
+                // Arguments: mostly small numbers (valid lengths and memo indices), sometimes anything.
+                for _ in 0..<Int.random(in: 0...4, using: &rng) {
+                    bytes.append(Bool.random(using: &rng) ? UInt8.random(in: 0...3, using: &rng) : UInt8.random(in: 0...255, using: &rng))
+                }
+            }
+            bytes.append(UInt8(ascii: "."))
+            if (try? TorchUnpickler.load(Data(bytes))) != nil { values += 1 }
+        }
+        XCTAssertLessThan(values, 10_000)
+        assertPeakMemoryGrew(lessThan: 512 << 20, since: memoryBefore)
     }
 
     func testHandWrittenHostileSafetensorsHeaders() {

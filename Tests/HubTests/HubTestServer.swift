@@ -46,6 +46,8 @@ final class HubTestServer: @unchecked Sendable {
     private var failures: [String: Failure] = [:]
     private var log: [LoggedRequest] = []
     var requiredToken: String?
+    /// Answers before the normal routes when it returns a response: a hostile hub for one test.
+    var override: (@Sendable (Request) -> Response?)?
     private(set) var port = 0
     private var task: Task<Void, Error>?
 
@@ -90,6 +92,7 @@ final class HubTestServer: @unchecked Sendable {
         locked {
             log.append(LoggedRequest(method: "\(request.method)", path: path, range: request.headers[.range], authorization: authorization))
         }
+        if let override = locked({ override }), let response = override(request) { return response }
         if let requiredToken, !path.hasPrefix("/lfs/"), !path.hasPrefix("/files/"), authorization != "Bearer " + requiredToken {
             return Response(status: .unauthorized, headers: [.init("X-Error-Code")!: "GatedRepo"])
         }

@@ -210,10 +210,12 @@ final class CommandLineTests: XCTestCase {
             if !ready { Thread.sleep(forTimeInterval: 0.5) }
         }
         XCTAssertTrue(ready, "server did not start")
-        let upload = try request("POST", base + "/api/uploads?name=clip.mkv", body: Data(contentsOf: URL(fileURLWithPath: clip)))
+        let upload = try request("POST", base + "/api/uploads?name=clip.mkv", body: Data(contentsOf: URL(fileURLWithPath: clip)),
+                                 contentType: "application/octet-stream")
         XCTAssertEqual(upload.status, 201)
         let uploadID = try XCTUnwrap(upload.json["id"] as? String)
-        let job = try request("POST", base + "/api/jobs", body: try JSONSerialization.data(withJSONObject: ["upload": uploadID, "inferenceSteps": 1]))
+        let job = try request("POST", base + "/api/jobs", body: try JSONSerialization.data(withJSONObject: ["upload": uploadID, "inferenceSteps": 1]),
+                              contentType: "application/json")
         XCTAssertEqual(job.status, 202)
         let jobID = try XCTUnwrap(job.json["id"] as? String)
         var state = ""
@@ -234,10 +236,12 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(info.hasAudio)
     }
 
-    private func request(_ method: String, _ url: String, body: Data? = nil) throws -> (status: Int, body: Data, json: [String: Any]) {
+    /// The server takes POST bodies only with the content type each endpoint reads (its access model).
+    private func request(_ method: String, _ url: String, body: Data? = nil, contentType: String? = nil) throws -> (status: Int, body: Data, json: [String: Any]) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
         request.httpBody = body
+        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
         request.timeoutInterval = 60
         let semaphore = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outcome: (Data?, URLResponse?, Error?)

@@ -29,7 +29,7 @@ final class BadInputTests: WebAppTestCase {
             try assertRefused(try await upload(client, path: zeroFrames, name: "empty.avi"), .unprocessableContent, containing: "no frames")
             try assertRefused(try await upload(client, path: tooWide, name: "wide.mp4"), .unprocessableContent, containing: "80x24")
             try assertRefused(try await upload(client, path: tooSmall, name: "tiny.avi"), .unprocessableContent, containing: "2x2")
-            let empty = try await client.execute(uri: "/api/uploads?name=x.mp4", method: .post, body: ByteBuffer())
+            let empty = try await client.execute(uri: "/api/uploads?name=x.mp4", method: .post, headers: octetStream, body: ByteBuffer())
             try assertRefused(empty, .unprocessableContent, containing: "empty")
             XCTAssertEqual(contents(of: temporaryFolder), [], "refused uploads left files behind")
         }
@@ -50,16 +50,16 @@ final class BadInputTests: WebAppTestCase {
         try await withServer { [self] client in
             struct Reply: Decodable { let id: String }
             let upload = try json(Reply.self, try await upload(client, path: clip, name: "clip.mp4"))
-            let badSteps = try await client.execute(uri: "/api/jobs", method: .post, body: ByteBuffer(string: "{\"upload\": \"\(upload.id)\", \"inferenceSteps\": 0}"))
+            let badSteps = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent, body: ByteBuffer(string: "{\"upload\": \"\(upload.id)\", \"inferenceSteps\": 0}"))
             try assertRefused(badSteps, .unprocessableContent, containing: "between 1 and 50")
-            let notJSON = try await client.execute(uri: "/api/jobs", method: .post, body: ByteBuffer(string: "steps=4"))
+            let notJSON = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent, body: ByteBuffer(string: "steps=4"))
             try assertRefused(notJSON, .badRequest, containing: "expected JSON")
-            let unknown = try await client.execute(uri: "/api/jobs", method: .post, body: ByteBuffer(string: "{\"upload\": \"nope\"}"))
+            let unknown = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent, body: ByteBuffer(string: "{\"upload\": \"nope\"}"))
             try assertRefused(unknown, .notFound, containing: "upload nope not found")
             try assertRefused(try await client.execute(uri: "/api/jobs/nope", method: .get), .notFound, containing: "job nope not found")
             // An upload can only be used once.
             _ = try await startJob(client, upload: upload.id)
-            let again = try await client.execute(uri: "/api/jobs", method: .post, body: ByteBuffer(string: "{\"upload\": \"\(upload.id)\"}"))
+            let again = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent, body: ByteBuffer(string: "{\"upload\": \"\(upload.id)\"}"))
             try assertRefused(again, .notFound, containing: "not found")
         }
     }

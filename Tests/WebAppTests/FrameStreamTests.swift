@@ -68,7 +68,7 @@ final class FrameStreamTests: WebAppTestCase {
                 XCTAssertEqual(reply.height, 32)
                 XCTAssertGreaterThan(reply.latencyMs, 0)
                 XCTAssertGreaterThanOrEqual(reply.latencyMs, reply.upscaleMs + reply.waitMs)
-                let (decoded, format) = try StreamFrameCodec.decode(received.frames[index])
+                let (decoded, format) = try StreamFrameCodec.decode(received.frames[index], maxSide: 4096)
                 XCTAssertEqual(format, reply.format)
                 XCTAssertEqual(decoded, NearestUpscaler.nearest(frames[index]))
             }
@@ -101,6 +101,15 @@ final class FrameStreamTests: WebAppTestCase {
 
             let badSteps = try await stream([try StreamFrameCodec.encode(frame, as: .png)], port: port, query: "?steps=99")
             XCTAssertTrue(badSteps.errors.first?.contains("between 1 and 50") == true, "\(badSteps.errors)")
+
+            // Issue 15: twelve bytes declaring a 4294967295 x 4294967295 frame killed the server, so did a
+            // 69-byte PNG declaring 1,000,000 x 1,000,000. Now each is one error line and the server goes on.
+            let overflowing = try await stream([StreamFrameCodecTests.raw(width: .max, height: .max)], port: port)
+            XCTAssertTrue(overflowing.errors.first?.contains("4294967295x4294967295") == true, "\(overflowing.errors)")
+            let hugePNG = try await stream([StreamFrameCodecTests.hugePNG()], port: port)
+            XCTAssertTrue(hugePNG.errors.first?.contains("1000000x1000000") == true, "\(hugePNG.errors)")
+            let info = try await client.execute(uri: "/api/info", method: .get)
+            XCTAssertEqual(info.status, .ok)
         }
     }
 }

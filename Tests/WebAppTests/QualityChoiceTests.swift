@@ -15,7 +15,7 @@ final class QualityChoiceTests: WebAppTestCase {
             for quality in [OutputQuality.high, .small] {
                 struct Reply: Decodable { let id: String }
                 let upload = try json(Reply.self, try await upload(client, path: clip, name: "clip.mp4"))
-                let response = try await client.execute(uri: "/api/jobs", method: .post,
+                let response = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent,
                                                         body: ByteBuffer(string: "{\"upload\": \"\(upload.id)\", \"quality\": \"\(quality.rawValue)\"}"))
                 XCTAssertEqual(response.status, .accepted, String(buffer: response.body))
                 let job = try json(JobStatus.self, response)
@@ -30,7 +30,7 @@ final class QualityChoiceTests: WebAppTestCase {
 
             struct Reply: Decodable { let id: String }
             let upload = try json(Reply.self, try await upload(client, path: clip, name: "clip.mp4"))
-            let refused = try await client.execute(uri: "/api/jobs", method: .post,
+            let refused = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent,
                                                    body: ByteBuffer(string: "{\"upload\": \"\(upload.id)\", \"quality\": \"ultra\"}"))
             XCTAssertEqual(refused.status, .badRequest)
             XCTAssertTrue(String(buffer: refused.body).contains("quality must be one of standard, high, small"), String(buffer: refused.body))

@@ -107,8 +107,12 @@ class WebAppTestCase: XCTestCase, @unchecked Sendable {
     func upload(_ client: any TestClientProtocol, path: String, name: String) async throws -> TestResponse {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         let query = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
-        return try await client.execute(uri: "/api/uploads?name=\(query)", method: .post, body: ByteBuffer(bytes: bytes))
+        return try await client.execute(uri: "/api/uploads?name=\(query)", method: .post, headers: octetStream, body: ByteBuffer(bytes: bytes))
     }
+
+    /// The content types the server accepts on POST (the page sends the same).
+    var jsonContent: HTTPFields { [.contentType: "application/json"] }
+    var octetStream: HTTPFields { [.contentType: "application/octet-stream"] }
 
     func json<T: Decodable>(_ type: T.Type, _ response: TestResponse, file: StaticString = #filePath, line: UInt = #line) throws -> T {
         do {
@@ -123,7 +127,7 @@ class WebAppTestCase: XCTestCase, @unchecked Sendable {
         var body = "{\"upload\": \"\(upload)\""
         if let steps { body += ", \"inferenceSteps\": \(steps)" }
         body += "}"
-        let response = try await client.execute(uri: "/api/jobs", method: .post, body: ByteBuffer(string: body))
+        let response = try await client.execute(uri: "/api/jobs", method: .post, headers: jsonContent, body: ByteBuffer(string: body))
         XCTAssertEqual(response.status, .accepted, String(buffer: response.body))
         return try json(JobStatus.self, response)
     }

@@ -129,10 +129,10 @@ final class UpscaleJobTests: WebAppTestCase {
                 XCTAssertEqual(upscaled, NearestUpscaler.nearest(lowResolution))
             }
 
-            let cancelQueued = try await client.execute(uri: "/api/jobs/\(waiting.id)/cancel", method: .post)
+            let cancelQueued = try await client.execute(uri: "/api/jobs/\(waiting.id)/cancel", method: .post, headers: jsonContent, body: ByteBuffer(string: "{}"))
             XCTAssertEqual(cancelQueued.status, .accepted)
             XCTAssertEqual(try json(JobStatus.self, cancelQueued).state, .cancelled)
-            let cancelRunning = try await client.execute(uri: "/api/jobs/\(running.id)/cancel", method: .post)
+            let cancelRunning = try await client.execute(uri: "/api/jobs/\(running.id)/cancel", method: .post, headers: jsonContent, body: ByteBuffer(string: "{}"))
             XCTAssertEqual(cancelRunning.status, .accepted)
             let finalEvents = try await events(client, job: running.id)
             let final = try XCTUnwrap(finalEvents.last)
