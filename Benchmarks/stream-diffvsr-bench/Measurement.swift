@@ -81,3 +81,21 @@ func currentResidentMiB() -> Double? {
     guard fields.count > 1, let pages = Double(fields[1]) else { return nil }
     return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
 }
+
+/// Starts the peak-RSS measurement anew, so that the frames' peak is not hidden by the load's (the CLIP
+/// text encoder is loaded, used and released while the model loads). Linux only: writing 5 to
+/// /proc/self/clear_refs resets VmHWM; false elsewhere.
+@discardableResult
+func resetPeakResident() -> Bool {
+    guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+    defer { try? handle.close() }
+    return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+}
+
+/// The peak RSS since the last `resetPeakResident()` (VmHWM), in MiB; nil where /proc is unavailable.
+func peakResidentSinceResetMiB() -> Double? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return nil }
+    return kilobytes / 1024
+}

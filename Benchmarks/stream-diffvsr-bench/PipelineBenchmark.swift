@@ -46,6 +46,7 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
           + "tiles \(options.tiling) (\(try session.tilePlan(height: height, width: width).map { "\($0.tiles.count) tiles" } ?? "whole frame")), "
           + "\(options.cpuTime ? "CPU time / threads" : "wall clock")")
     let stopwatch = Stopwatch(options: options)
+    let peakReset = resetPeakResident()
     var firstFrame = 0.0, guidedFrames: [Double] = []
     var failure: Error?
     for index in 0..<options.frames {
@@ -64,6 +65,9 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
     let guidedMean = guidedFrames.isEmpty ? 0 : guidedFrames.reduce(0, +) / Double(guidedFrames.count)
     print("# first frame (no temporal guidance) \(String(format: "%.3f", firstFrame)) s; "
           + "guided frames min \(String(format: "%.3f", guidedFrames.min() ?? 0)) s, max \(String(format: "%.3f", guidedFrames.max() ?? 0)) s")
+    if peakReset, let framesPeak = peakResidentSinceResetMiB() {
+        print("# peak RSS over the frames (after the load): \(String(format: "%.1f", framesPeak)) MiB")
+    }
     print("pipeline \(height)x\(width)\t\(String(format: "%.3f", guidedMean))\t\(String(format: "%.0f", peakResidentMiB()))"
           + "\t\(String(format: "%.3f", firstFrame))")
 }
