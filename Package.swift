@@ -6,7 +6,8 @@
 //   StreamDiffVSR (pipeline, sessions, scheduler, motion compensation)
 //   Models (UNet, ControlNet, TemporalAutoencoderTiny, CLIP, RAFT)
 //   Checkpoints (safetensors, torch pickle, strict state dicts)   Hub   Media
-//   TensorEngine (tensor, ops) <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
+//   TensorEngine (tensor, ops) <- CPUBackend <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
+//                              <- VulkanBackend (GLSL kernels as SPIR-V) <- CVulkanRuntime (loader via dlopen)
 import PackageDescription
 
 /// The GEMM/convolution micro-kernels are written once (Sources/KernelSources) and compiled three
@@ -48,7 +49,10 @@ let package = Package(
         .target(name: "BackendInterface", swiftSettings: numericFlags),
         .target(name: "CPUBackend", dependencies: ["BackendInterface", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
                 swiftSettings: numericFlags),
-        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend"], swiftSettings: numericFlags),
+        /// The Vulkan plumbing in C (see its header); built without the Vulkan headers it reports that.
+        .target(name: "CVulkanRuntime", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "VulkanBackend", dependencies: ["BackendInterface", "CVulkanRuntime"], exclude: ["Shaders"]),
+        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend", "VulkanBackend"], swiftSettings: numericFlags),
         .target(name: "Checkpoints", dependencies: ["BackendInterface", "TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -79,6 +83,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorEngine", "Checkpoints"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "BackendInterface", "Checkpoints", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "VulkanBackendTests", dependencies: ["VulkanBackend", "BackendInterface", "TensorEngine", "TestSupport"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "BackendInterface", "TensorEngine", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HubTests", dependencies: [

@@ -1,2 +1,2 @@
-// The `stream-diffvsr` command: `upscale` (the default), `eval`, `doctor` and `serve`.
+// The `stream-diffvsr` command: `upscale` (the default), `eval`, `doctor`, `devices` and `serve`.
 StreamDiffVSRCommand.main()
