@@ -1,7 +1,8 @@
 // RAFT's pyramid lookup at one level, shared by the stored-volume and the on-demand kernels: one
 // invocation per level-0 pixel samples the (2r+1)² window bilinearly (zero padding) around
 // coordinates / 2^level, keeping torchvision's normalise-then-unnormalise roundings. The including
-// shader defines correlationAt(pixel, x, y) (zero outside the level's grid).
+// shader defines correlationAt(pixel, x, y) (zero outside the level's grid) and prepareLevel(pixel,
+// firstX, firstY), called once per level with the window's first grid point.
 layout(push_constant) uniform Parameters {
     uint height; uint width; uint levelHeight; uint levelWidth; uint radius; uint level; uint levels; uint channels;
 } p;
@@ -16,6 +17,9 @@ void lookupLevel(uint pixel) {
     float spanX = float(p.levelWidth - 1u), spanY = float(p.levelHeight - 1u);
     uint side = 2u * p.radius + 1u, window = side * side;
     uint outputBase = p.level * window * pixels + pixel;
+    precise float firstX = (2.0 * (centreX - float(p.radius)) / spanX - 1.0 + 1.0) * (spanX / 2.0);
+    precise float firstY = (2.0 * (centreY - float(p.radius)) / spanY - 1.0 + 1.0) * (spanY / 2.0);
+    prepareLevel(pixel, int(floor(firstX)), int(floor(firstY)));
     for (uint ix = 0u; ix < side; ix++) {
         precise float sx = (2.0 * (centreX + float(int(ix) - int(p.radius))) / spanX - 1.0 + 1.0) * (spanX / 2.0);
         int x0 = int(floor(sx));

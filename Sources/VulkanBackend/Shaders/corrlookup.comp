@@ -8,6 +8,7 @@ layout(binding = 1) readonly buffer Coordinates { ACT coordinates[]; };
 layout(binding = 2) writeonly buffer Output { ACT result[]; };
 
 float correlationAt(uint pixel, int x, int y);
+void prepareLevel(uint pixel, int firstX, int firstY) {}
 #include "correlation.glsl"
 
 float correlationAt(uint pixel, int x, int y) {
