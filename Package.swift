@@ -9,6 +9,7 @@
 //   TensorEngine (Tensor, Device, operations: the device boundary)
 //   BackendInterface (the ComputeBackend protocol)
 //   CPUBackend <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
+//   VulkanBackend (GLSL kernels as SPIR-V) <- CVulkanRuntime (loader via dlopen)
 import PackageDescription
 
 /// The GEMM/convolution micro-kernels are written once (Sources/KernelSources) and compiled three
@@ -53,7 +54,12 @@ let package = Package(
         .target(name: "BackendInterface", swiftSettings: numericFlags + rawPointerSettings),
         .target(name: "CPUBackend", dependencies: ["BackendInterface", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
                 swiftSettings: numericFlags + rawPointerSettings),
-        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend"], swiftSettings: numericFlags + rawPointerSettings),
+        /// The Vulkan plumbing in C (see its header); built without the Vulkan headers it reports that.
+        .target(name: "CVulkanRuntime", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "VulkanBackend", dependencies: ["BackendInterface", "CVulkanRuntime"], exclude: ["Shaders"],
+                swiftSettings: rawPointerSettings),
+        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend", "VulkanBackend"],
+                swiftSettings: numericFlags + rawPointerSettings),
         .target(name: "Checkpoints", dependencies: ["BackendInterface", "TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -84,6 +90,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorEngine", "Checkpoints"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine", "BackendInterface", "Checkpoints", "TestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "VulkanBackendTests", dependencies: ["VulkanBackend", "BackendInterface", "TensorEngine", "TestSupport"]),
         .testTarget(name: "CPUBackendTests", dependencies: ["CPUBackend", "BackendInterface", "TensorEngine", "TestSupport"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TestSupport", "ZIPFoundation"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HubTests", dependencies: [

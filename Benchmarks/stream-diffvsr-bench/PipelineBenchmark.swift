@@ -49,10 +49,14 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
     let peakReset = resetPeakResident()
     var firstFrame = 0.0, guidedFrames: [Double] = []
     var failure: Error?
+    var compared: [RGBImage] = []
     for index in 0..<options.frames {
         let frame = syntheticFrame(index, width: width, height: height)
         let seconds = stopwatch.time {
-            do { _ = try session.upscale(frame) } catch { failure = error }
+            do {
+                let output = try session.upscale(frame)
+                if index < options.compareCPUFrames { compared.append(output) }
+            } catch { failure = error }
         }
         if let failure { throw failure }
         if index == 0 { firstFrame = seconds } else { guidedFrames.append(seconds) }
@@ -62,6 +66,11 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
                   + "peak \(String(format: "%.1f", peakResidentMiB())) MiB")
         }
     }
+    if let memory = options.device.deviceMemory {
+        print("# peak device memory \(String(format: "%.0f", Double(memory.peak) / 1_048_576)) MiB "
+              + "(\(options.device.activationType.precisionName) activations)")
+    }
+    if !compared.isEmpty { try compareWithCPU(compared, options: options) }
     let guidedMean = guidedFrames.isEmpty ? 0 : guidedFrames.reduce(0, +) / Double(guidedFrames.count)
     print("# first frame (no temporal guidance) \(String(format: "%.3f", firstFrame)) s; "
           + "guided frames min \(String(format: "%.3f", guidedFrames.min() ?? 0)) s, max \(String(format: "%.3f", guidedFrames.max() ?? 0)) s")
@@ -70,4 +79,22 @@ func runPipelineBenchmark(options: BenchmarkOptions) throws {
     }
     print("pipeline \(height)x\(width)\t\(String(format: "%.3f", guidedMean))\t\(String(format: "%.0f", peakResidentMiB()))"
           + "\t\(String(format: "%.3f", firstFrame))")
+}
+
+/// Upscales the first frames again on the CPU engine (float32) and prints each device frame's PSNR
+/// against it: how far the device's arithmetic (and float16 storage) moves the output.
+func compareWithCPU(_ frames: [RGBImage], options: BenchmarkOptions) throws {
+    let pipeline = try Pipeline(model: ModelRepository(root: URL(fileURLWithPath: options.model)),
+                                flowWeights: URL(fileURLWithPath: options.flow), device: Device.cpu)
+    var sessionOptions = SessionOptions()
+    sessionOptions.tiling = .none
+    let session = try pipeline.makeSession(sessionOptions)
+    for (index, deviceFrame) in frames.enumerated() {
+        let reference = try session.upscale(syntheticFrame(index, width: options.size.width, height: options.size.height))
+        var squared = 0.0
+        for (a, b) in zip(deviceFrame.pixels, reference.pixels) { squared += pow(Double(a) - Double(b), 2) }
+        let mse = squared / Double(max(reference.pixels.count, 1))
+        let psnr = mse == 0 ? Double.infinity : 10 * log10(255 * 255 / mse)
+        print("# frame \(index): PSNR \(String(format: "%.2f", psnr)) dB against the CPU engine")
+    }
 }

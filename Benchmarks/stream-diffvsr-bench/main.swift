@@ -7,8 +7,9 @@
 //   stream-diffvsr-bench raft HxW --flow raft.pth                         one RAFT-large flow of two HxW images
 //   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH] [--tile auto|none|N]
 //                        [--max-memory BYTES] [--tile-blending latent|output] [--steps N]
-// Common: --device auto|cpu|vulkan[:N], --threads N, --cpu-time (process CPU time / threads instead of
-// the wall clock), --calls N.
+//                        [--compare-cpu N]   (PSNR of the first N frames against the CPU engine)
+// Common: --device auto|cpu|vulkan[:N], --precision fp32|fp16 (the device's activation storage),
+// --threads N, --cpu-time (process CPU time / threads instead of the wall clock), --calls N.
 
 import Foundation
 import TensorEngine
@@ -31,6 +32,9 @@ struct BenchmarkOptions {
     /// Denoising steps per frame (pipeline; nil: the model's default, 4).
     var steps: Int?
     var deviceChoice = DeviceChoice.cpu
+    var activationType = ElementType.float32
+    /// Pipeline: frames also upscaled on the CPU engine for a PSNR comparison.
+    var compareCPUFrames = 0
     var threads: Int?
     /// Opened once the arguments are parsed.
     var device = Device.cpu
@@ -52,6 +56,8 @@ while let argument = arguments.next() {
     case "--seconds": options.seconds = Double(arguments.next() ?? "") ?? options.seconds
     case "--threads": options.threads = Int(arguments.next() ?? "")
     case "--device": options.deviceChoice = DeviceChoice(arguments.next() ?? "") ?? options.deviceChoice
+    case "--precision": options.activationType = ElementType(precisionName: arguments.next() ?? "") ?? options.activationType
+    case "--compare-cpu": options.compareCPUFrames = Int(arguments.next() ?? "") ?? 0
     case "--cpu-time": options.cpuTime = true
     case "--add-latency": options.addLatency = Double(arguments.next() ?? "") ?? options.addLatency
     case "--calls": options.calls = Int(arguments.next() ?? "") ?? options.calls
@@ -72,7 +78,7 @@ while let argument = arguments.next() {
 
 do {
     let (device, note) = try Device.open(options.deviceChoice, threads: options.threads)
-    options.device = device
+    options.device = try device.withActivations(options.activationType)
     if let note { print("# \(note)") }
     switch command ?? "engine" {
     case "engine": runEngineBenchmark(options: options)

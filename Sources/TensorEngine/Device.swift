@@ -1,6 +1,7 @@
 import BackendInterface
 import CPUBackend
 import Foundation
+import VulkanBackend
 
 /// A compute device: the CPU engine or a GPU. Tensors live on one device; operations run where their
 /// operands are. Devices are cheap handles around a backend, shared by every tensor made on them.
@@ -37,7 +38,21 @@ public final class Device: Sendable, CustomStringConvertible {
 
     /// Every GPU device the engine can open, in the order `auto` considers them; software renderers
     /// (lavapipe) only when asked for (tests run on them, users never want them).
-    public static func accelerators(includingSoftware: Bool) -> [Device] { [] }
+    public static func accelerators(includingSoftware: Bool) -> [Device] {
+        vulkanDevices.filter { includingSoftware || $0.info.kind != .softwareRenderer }
+    }
+
+    /// One line saying why there is no Vulkan device at all (no loader, no driver), or nil.
+    public static var acceleratorsUnavailableReason: String? { VulkanDiscovery.shared.unavailableReason }
+
+    /// The Vulkan devices, opened once per process (each is a backend shared by all its tensors).
+    private static let vulkanDevices: [Device] = VulkanDiscovery.shared.backends.map { Device(backend: $0) }
+
+    /// Device memory held now and at most so far (GPU devices; nil for the CPU).
+    public var deviceMemory: (current: UInt64, peak: UInt64)? {
+        guard let vulkan = backend as? VulkanBackend else { return nil }
+        return (vulkan.allocatedBytes, vulkan.peakAllocatedBytes)
+    }
 
     /// Waits for the device's pending work and reports a failure in it (a GPU out of memory).
     public func synchronize() throws { try backend.synchronize() }

@@ -49,11 +49,13 @@ extension Device {
         case .automatic:
             let gpus = accelerators(includingSoftware: false)
             if let discrete = gpus.first(where: { $0.info.kind == .discreteGPU }) { return (discrete, nil) }
-            return (cpu, gpus.isEmpty ? "no usable GPU found; running on the CPU" : "no discrete GPU found; running on the CPU")
+            let reason = acceleratorsUnavailableReason
+                ?? (gpus.isEmpty ? "no GPU found (only software Vulkan drivers)" : "no discrete GPU found")
+            return (cpu, "\(reason); running on the CPU")
         case .vulkan(let index):
             let gpus = accelerators(includingSoftware: true)
             guard !gpus.isEmpty else {
-                throw DeviceError.unavailable(choice: choice.description, reason: "no Vulkan device found")
+                throw DeviceError.unavailable(choice: choice.description, reason: acceleratorsUnavailableReason ?? "no Vulkan device found")
             }
             guard let index else { return (gpus[0], nil) }
             guard let device = gpus.first(where: { $0.info.identifier == "vulkan:\(index)" }) else {

@@ -17,6 +17,9 @@ func contiguousStrides(_ shape: [Int]) -> [Int] {
 /// Concatenates tensors along `axis` (all other dimensions equal).
 public func concat(_ tensors: [Tensor], axis: Int) -> Tensor {
     precondition(!tensors.isEmpty, "concat of nothing")
+    // Mixed element types (a float32 latent from a file next to float16 activations) meet in the
+    // device's activation type, as the operands of every other operation do.
+    let tensors = Set(tensors.map(\.elementType)).count > 1 ? tensors.map(\.operand) : tensors
     let first = tensors[0]
     let axis = axis < 0 ? axis + first.rank : axis
     for t in tensors {

@@ -8,7 +8,7 @@ import TensorEngine
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Print version, runtime, CPU, ffmpeg and cache information for bug reports."
+        abstract: "Print version, runtime, CPU, compute devices, ffmpeg and cache information for bug reports."
     )
 
     static let defaultModel = "Jamichsu/Stream-DiffVSR"
@@ -23,6 +23,7 @@ struct DoctorCommand: ParsableCommand {
         line("cpu", Self.cpuModel ?? "unknown")
         line("cpu engine", Device.cpu.info.driver)
         line("memory", String(format: "%.1f GiB", Double(info.physicalMemory) / 1_073_741_824))
+        for device in DevicesCommand.report() { line("device", device) }
         if let tools = try? FFmpegTools.locate() {
             line("ffmpeg", "\(tools.ffmpeg) (\(tools.version() ?? "version unknown"))")
             line("ffprobe", tools.ffprobe)

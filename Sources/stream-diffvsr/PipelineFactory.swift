@@ -16,6 +16,10 @@ struct PipelineSettings {
     var noise: NoiseSource = .native
     var initialLatentsPath: String?
     var device: DeviceChoice = .automatic
+    /// The device's activation storage type: float32, or float16 on a GPU that stores it (float32
+    /// arithmetic inside every kernel). Set from STREAM_DIFFVSR_PRECISION until `--precision` lands.
+    var activationType: ElementType = ProcessInfo.processInfo.environment["STREAM_DIFFVSR_PRECISION"]
+        .flatMap(ElementType.init(precisionName:)) ?? .float32
     /// CPU engine threads (default: all cores).
     var threads: Int?
     var flowIterations: Int = 12
@@ -49,7 +53,8 @@ struct PipelineUpscalerFactory: UpscalerFactory {
     let modelIdentity: String
 
     init(settings: PipelineSettings) async throws {
-        let (device, note) = try Device.open(settings.device, threads: settings.threads)
+        let (opened, note) = try Device.open(settings.device, threads: settings.threads)
+        let device = try opened.withActivations(settings.activationType)
         if let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         let hub = HubClient()
         let modelRoot = try await hub.resolveModel(settings.modelReference)

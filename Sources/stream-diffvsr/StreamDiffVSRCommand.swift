@@ -5,14 +5,14 @@ import Foundation
 /// The version `doctor` and `--version` report.
 let streamDiffVSRVersion = "0.1.0"
 
-/// The `stream-diffvsr` command: `upscale` (the default), `eval`, `doctor` and `serve`.
+/// The `stream-diffvsr` command: `upscale` (the default), `eval`, `doctor`, `devices` and `serve`.
 @main
 struct StreamDiffVSRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stream-diffvsr",
         abstract: "Stream-DiffVSR video super-resolution (x4).",
         version: streamDiffVSRVersion,
-        subcommands: [UpscaleCommand.self, EvalCommand.self, DoctorCommand.self, ServeCommand.self],
+        subcommands: [UpscaleCommand.self, EvalCommand.self, DoctorCommand.self, DevicesCommand.self, ServeCommand.self],
         defaultSubcommand: UpscaleCommand.self
     )
 }

@@ -162,6 +162,31 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(info.hasAudio)
     }
 
+    /// `devices` lists the CPU and every Vulkan device; `auto` never takes a software driver (lavapipe
+    /// here), and without a Vulkan driver the CPU is taken with one line saying why, while an explicit
+    /// `--device vulkan` is refused with that line.
+    func testDevicesAndTheDeviceChoiceWithAndWithoutVulkan() throws {
+        let listed = try run(["devices"])
+        XCTAssertEqual(listed.status, 0, listed.errors)
+        let lines = listed.output.split(separator: "\n").map(String.init)
+        XCTAssert(lines.first?.hasPrefix("cpu: ") ?? false, listed.output)
+        for line in lines where line.contains("[software (CPU) driver]") {
+            XCTAssertFalse(line.contains("<- auto"), "auto picked a software driver: \(line)")
+        }
+        let noDriver = ["VK_ICD_FILENAMES": "/nonexistent/icd.json", "VK_DRIVER_FILES": "/nonexistent/icd.json"]
+        let withoutVulkan = try run(["devices"], environment: noDriver)
+        XCTAssert(withoutVulkan.output.contains("cpu: ") && withoutVulkan.output.contains("<- auto"), withoutVulkan.output)
+        XCTAssert(withoutVulkan.output.contains("vulkan: Vulkan is unavailable"), withoutVulkan.output)
+        let input = work.appendingPathComponent("device-clip/seq")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        try ImageFile.writePNG(frame(0), to: input.appendingPathComponent("f0.png").path)
+        let refused = try run(["upscale", "--device", "vulkan", "--in-path", input.deletingLastPathComponent().path,
+                               "--out-path", work.appendingPathComponent("device-out").path] + modelArguments,
+                              environment: noDriver)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssert(refused.errors.contains("device vulkan is not available"), refused.errors)
+    }
+
     func testBadInputsEndWithOneLineNamingTheFile() throws {
         let missing = work.appendingPathComponent("no-such-folder").path
         let result = try run(["upscale", "--in-path", missing, "--out-path", work.appendingPathComponent("out").path] + modelArguments)

@@ -190,9 +190,13 @@ final class PipelineTests: XCTestCase {
         }
     }
 
-    /// The original pipeline's own run: every decoded frame within 1e-4 of its float output and every
-    /// PNG at >= 60 dB (a correct float32 port reaches ~90).
+    /// The original pipeline's own run on every test device (lavapipe in CI): every decoded frame
+    /// within 1e-4 of its float output and every PNG at >= 60 dB (a correct float32 port reaches ~90).
     func testGoldenRunOfTheOriginalPipelineWhenAvailable() throws {
+        try forEachDevice { try goldenRun(on: $0) }
+    }
+
+    private func goldenRun(on device: Device) throws {
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/golden")
         let visible = golden.appendingPathComponent("visible")
@@ -200,7 +204,7 @@ final class PipelineTests: XCTestCase {
             throw XCTSkip("shared/golden is not beside the repository")
         }
         let pipeline = try Pipeline(model: ModelRepository(root: visible.appendingPathComponent("model")),
-                                    flowWeights: golden.appendingPathComponent("raft_large_random.pth"))
+                                    flowWeights: golden.appendingPathComponent("raft_large_random.pth"), device: device)
         var options = SessionOptions()
         options.initialLatents = try SafeTensorsFile(path: visible.appendingPathComponent("latents.safetensors").path).tensor("latents")
         let session = try pipeline.makeSession(options)
@@ -211,7 +215,7 @@ final class PipelineTests: XCTestCase {
             let decoded = try session.decodeNextFrame(frame)
             assertClose(decoded, try expectedFloats.tensor(String(format: "frame_%04d", index)), tolerance: 1e-4, "frame \(index)")
             let expected = try ImageFile.read(visible.appendingPathComponent("expected/clip/seq1/\(name)").path)
-            XCTAssertGreaterThanOrEqual(psnr(try session.postprocess(decoded), expected), 60, name)
+            XCTAssertGreaterThanOrEqual(psnr(try session.postprocess(decoded), expected), 60, "\(name) on \(device)")
         }
     }
 }
