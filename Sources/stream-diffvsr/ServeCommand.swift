@@ -15,6 +15,9 @@ struct ServeCommand: ParsableCommand {
         (.stream_diffvsr_tmp), STREAM_DIFFVSR_OUTPUT_DIR (outputs), STREAM_DIFFVSR_MAX_UPLOAD_MB (2048), \
         STREAM_DIFFVSR_MAX_INPUT_SIDE (1920). Options given on the command line win over the environment. \
         See docs/webapp.md.
+
+        With --queue postgres://… the server loads no model: jobs go to PostgreSQL, split into chunks, and \
+        `stream-diffvsr worker` processes on any machine run them (see docs/scale-out.md).
         """
     )
 
@@ -50,13 +53,19 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("nearest-upscaler-for-testing"), help: .hidden)
     var nearestStandIn = false
 
+    @OptionGroup var queueOptions: QueueFrontOptions
+
     func validate() throws {
         guard ServerConfiguration.inferenceStepRange.contains(defaultSteps) else {
             throw ValidationError("--default-steps must be between 1 and 50, got \(defaultSteps)")
         }
+        try queueOptions.validate()
     }
 
     func run() throws {
+        if queueOptions.queue != nil {
+            return try queueOptions.runFront(host: host, port: port, modelID: modelID, defaultSteps: defaultSteps)
+        }
         do {
             var configuration = try ServerConfiguration.fromEnvironment()
             configuration.host = host

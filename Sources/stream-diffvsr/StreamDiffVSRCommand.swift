@@ -10,7 +10,7 @@ struct StreamDiffVSRCommand: ParsableCommand {
         commandName: "stream-diffvsr",
         abstract: "Stream-DiffVSR video super-resolution (x4) on the CPU.",
         version: streamDiffVSRVersion,
-        subcommands: [UpscaleCommand.self, EvalCommand.self, DoctorCommand.self, ServeCommand.self],
+        subcommands: [UpscaleCommand.self, EvalCommand.self, DoctorCommand.self, ServeCommand.self, WorkerCommand.self],
         defaultSubcommand: UpscaleCommand.self
     )
 }

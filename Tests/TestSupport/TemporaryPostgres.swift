@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+
+/// A throwaway PostgreSQL server for tests: initdb into a temporary folder, started with pg_ctl on a
+/// free loopback port, trust authentication, fsync off; one per test process, stopped and removed at
+/// exit. As root (CI containers) the server runs as the `postgres` user, since initdb refuses root.
+/// Tests skip with a clear message when the binaries are not installed (`.ci/run` installs them).
+public final class TemporaryPostgres: @unchecked Sendable {
+    public let port: Int
+    public let folder: String
+    private let binaries: String
+    private let runAs: String?
+    private var databaseCount = 0
+    private let lock = NSLock()
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var started: Result<TemporaryPostgres, Error>?
+
+    /// The process's server, started on first use; throws XCTSkip when PostgreSQL is not installed.
+    public static func shared() throws -> TemporaryPostgres {
+        try lock.withLock {
+            if started == nil {
+                started = Result { try TemporaryPostgres() }
+                if case .success = started {
+                    atexit { if case .success(let server) = TemporaryPostgres.started { server.stop() } }
+                }
+            }
+            return try started!.get()
+        }
+    }
+
+    /// A new, empty database's URL, so tests never see each other's rows.
+    public func makeDatabase() throws -> String {
+        let name = lock.withLock { () -> String in
+            databaseCount += 1
+            return "test_\(getpid())_\(databaseCount)"
+        }
+        try run("createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", name])
+        return "postgres://postgres@127.0.0.1:\(port)/\(name)?sslmode=disable"
+    }
+
+    static func findBinaries() -> String? {
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
+        for version in versions {
+            let folder = "/usr/lib/postgresql/\(version)/bin"
+            if FileManager.default.isExecutableFile(atPath: folder + "/initdb") { return folder }
+        }
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        where FileManager.default.isExecutableFile(atPath: folder + "/initdb") && FileManager.default.isExecutableFile(atPath: folder + "/pg_ctl") {
+            return folder
+        }
+        return nil
+    }
+
+    private init() throws {
+        guard let binaries = Self.findBinaries() else {
+            throw XCTSkip("PostgreSQL server binaries (initdb, pg_ctl) not installed; `.ci/run` installs the postgresql package")
+        }
+        self.binaries = binaries
+        runAs = getuid() == 0 ? "postgres" : nil
+        if runAs != nil && getpwnam("postgres") == nil {
+            throw XCTSkip("running as root and there is no `postgres` user to run the test server as")
+        }
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("pg-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if let runAs { try FileManager.default.setAttributes([.ownerAccountName: runAs], ofItemAtPath: folder) }
+        let data = folder + "/data"
+        try run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        var lastError: Error?
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000..<60_000)
+            do {
+                try run("pg_ctl", ["-D", data, "-l", folder + "/server.log", "-w", "-t", "60", "start", "-o",
+                                   "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"])
+                self.port = port
+                return
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    public func stop() {
+        _ = try? run("pg_ctl", ["-D", folder + "/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    private func run(_ tool: String, _ arguments: [String]) throws {
+        let process = Process()
+        if let runAs {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            process.arguments = ["-u", runAs, "--", "\(binaries)/\(tool)"] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "\(binaries)/\(tool)")
+            process.arguments = arguments
+        }
+        process.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw NSError(domain: "TemporaryPostgres", code: Int(process.terminationStatus),
+                          userInfo: [NSLocalizedDescriptionKey: "\(tool) failed: \(text.suffix(800))"])
+        }
+    }
+}
