@@ -88,7 +88,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models", "StreamDiffVSR", "Checkpoints", "Media",
-                                                                   "VideoJobs", "Evaluation"],
+                                                                   "Evaluation"],
                           path: "Benchmarks/stream-diffvsr-bench"),
 
         .target(name: "TestSupport", dependencies: ["TensorEngine", "Checkpoints"], path: "Tests/TestSupport"),
@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "StreamDiffVSR", "Media", "Checkpoints", "TensorEngine"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "WebAppTests", dependencies: [
-            "WebApp", "VideoJobs", "Media",
+            "WebApp", "VideoJobs", "Media", "WorkQueue",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ]),

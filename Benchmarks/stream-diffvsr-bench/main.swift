@@ -7,6 +7,8 @@
 //   stream-diffvsr-bench raft HxW --flow raft.pth                         one RAFT-large flow of two HxW images
 //   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH] [--tile auto|none|N]
 //                        [--max-memory BYTES] [--tile-blending latent|output]
+//   stream-diffvsr-bench seam --model DIR --flow raft.pth [--frames N] [--size WxH] [--chunk C] [--warmups 0,2,4,8]
+//                        [--steps S]                                   chunk seams vs one stream (PSNR)
 // Common: --device auto|cpu|vulkan[:N], --threads N, --cpu-time (process CPU time / threads instead of
 // the wall clock), --calls N.
 
@@ -28,6 +30,9 @@ struct BenchmarkOptions {
     var tiling = "none"
     var maxMemory: UInt64?
     var tileBlending = "latent"
+    var chunkFrames = 8
+    var warmups = [0, 2, 4, 8]
+    var steps = 4
     var deviceChoice = DeviceChoice.cpu
     var threads: Int?
     /// Opened once the arguments are parsed.
@@ -41,7 +46,7 @@ func parseSize(_ text: String, widthFirst: Bool = false) -> (height: Int, width:
     return widthFirst ? (parts[1], parts[0]) : (parts[0], parts[1])
 }
 
-let subcommands: Set = ["engine", "unet", "controlnet", "decoder", "features", "raft", "pipeline"]
+let subcommands: Set = ["engine", "unet", "controlnet", "decoder", "features", "raft", "pipeline", "seam"]
 var options = BenchmarkOptions()
 var command: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -57,6 +62,9 @@ while let argument = arguments.next() {
     case "--model": options.model = arguments.next() ?? options.model
     case "--flow": options.flow = arguments.next() ?? options.flow
     case "--frames": options.frames = Int(arguments.next() ?? "") ?? options.frames
+    case "--chunk": options.chunkFrames = Int(arguments.next() ?? "") ?? options.chunkFrames
+    case "--warmups": options.warmups = (arguments.next() ?? "").split(separator: ",").compactMap { Int($0) }
+    case "--steps": options.steps = Int(arguments.next() ?? "") ?? options.steps
     case "--tile": options.tiling = arguments.next() ?? options.tiling
     case "--max-memory": options.maxMemory = UInt64(arguments.next() ?? "")
     case "--tile-blending": options.tileBlending = arguments.next() ?? options.tileBlending
@@ -74,6 +82,7 @@ do {
     switch command ?? "engine" {
     case "engine": runEngineBenchmark(options: options)
     case "pipeline": try runPipelineBenchmark(options: options)
+    case "seam": try runSeamBenchmark(options: options)
     case let model: try runModelBenchmark(model, options: options)
     }
 } catch {

@@ -143,15 +143,15 @@ public final class QueueWebServer: Sendable {
                     var current = first
                     var sent: JobStatus?
                     while true {
-                        let update = status(current)
+                        let update = self.status(current)
                         if update != sent {
                             let json = String(decoding: try encoder.encode(update), as: UTF8.self)
                             try await writer.write(ByteBuffer(string: "event: status\ndata: \(json)\n\n"))
                             sent = update
                         }
                         if update.state.isFinal || shutdown.isSet { break }
-                        try await Task.sleep(for: settings.pollInterval)
-                        current = try await record(first.job.id)
+                        try await Task.sleep(for: self.settings.pollInterval)
+                        current = try await self.record(first.job.id)
                     }
                 } onGracefulShutdown: {
                     shutdown.set()

@@ -129,7 +129,7 @@ public actor InProcessJobQueue: JobQueueBackend {
         tasks[task.taskID]?.token = nil
         switch task.work {
         case .chunk:
-            let open = tasks.values.contains { $0.jobID == task.job.id && $0.state != .done && { if case .chunk = $0.work { return true } else { return false } }($0) }
+            let open = tasks.values.contains { $0.jobID == task.job.id && $0.work.isChunk && $0.state != .done }
             if !open, let join = tasks.values.first(where: { $0.jobID == task.job.id && $0.state == .waiting }) {
                 tasks[join.id]?.state = .queued
             }

@@ -82,6 +82,13 @@ public enum TaskWork: Sendable, Equatable {
     case join(chunkCount: Int)
 }
 
+extension TaskWork {
+    public var isChunk: Bool {
+        if case .chunk = self { return true }
+        return false
+    }
+}
+
 /// A task held under a lease. `token` identifies this claim: a worker whose lease expired and was
 /// claimed again cannot renew, complete, fail or release the task any more.
 public struct ClaimedTask: Sendable, Equatable {

@@ -4,7 +4,7 @@ import Prometheus
 /// frames and tasks; the front refreshes the queue gauges from the queue at each scrape, so they
 /// describe the whole cluster, not one process.
 public final class QueueMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+    public let registry: PrometheusCollectorRegistry
     let frames: Counter
     let frameSeconds: ValueHistogram
     let framesPerSecond: Gauge
@@ -18,13 +18,15 @@ public final class QueueMetrics: Sendable {
     let jobs: [JobState: Gauge]
 
     public init() {
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
         frames = registry.makeCounter(name: "stream_diffvsr_frames_total", help: "Frames upscaled (warm-up frames included).")
         frameSeconds = registry.makeValueHistogram(name: "stream_diffvsr_frame_seconds",
                                                    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
                                                    help: "Seconds per upscaled frame.")
         framesPerSecond = registry.makeGauge(name: "stream_diffvsr_frames_per_second", help: "Frames per second of the latest frame.")
         let outcome = { (name: String, help: String) in
-            self.registry.makeCounter(name: "stream_diffvsr_tasks_total", labels: [("outcome", name)], help: help)
+            registry.makeCounter(name: "stream_diffvsr_tasks_total", labels: [("outcome", name)], help: help)
         }
         let help = "Tasks (chunks and joins) this worker ended, by outcome."
         completedTasks = outcome("completed", help)

@@ -44,17 +44,19 @@ struct QueueFrontOptions: ParsableArguments {
             if let port { configuration.port = port }
             if let modelID { configuration.modelID = modelID }
             configuration.defaultInferenceSteps = defaultSteps
+            let serverConfiguration = configuration
             let logger = QueueLogging.bootstrap(label: "stream-diffvsr.serve")
             let tools = try FFmpegTools.locate()
             let storage = try SharedStorage(root: self.storage!)
+            let queueURL = queue!, chunkFrames = chunkFrames, warmupFrames = warmupFrames
             try runServices {
-                let queue = try await PostgresJobQueue.connect(url: self.queue!, logger: logger)
+                let queue = try await PostgresJobQueue.connect(url: queueURL, logger: logger)
                 defer { queue.shutdown() }
                 var settings = QueueWebServer.Settings(chunkFrames: chunkFrames, warmupFrames: warmupFrames)
                 settings.pollInterval = .milliseconds(500)
-                let server = try QueueWebServer(configuration: configuration, settings: settings, queue: queue, storage: storage, tools: tools)
+                let server = try QueueWebServer(configuration: serverConfiguration, settings: settings, queue: queue, storage: storage, tools: tools)
                 logger.info("serving the queue front", metadata: [
-                    "url": "http://\(configuration.host):\(configuration.port)/", "queue": "\(PostgresJobQueue.redacted(self.queue!))",
+                    "url": "http://\(serverConfiguration.host):\(serverConfiguration.port)/", "queue": "\(PostgresJobQueue.redacted(queueURL))",
                     "storage": "\(storage.root)", "chunk_frames": "\(chunkFrames)", "warmup_frames": "\(warmupFrames)",
                 ])
                 let group = ServiceGroup(services: [server.makeApplication(logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],

@@ -59,7 +59,6 @@ struct ServeCommand: ParsableCommand {
         guard ServerConfiguration.inferenceStepRange.contains(defaultSteps) else {
             throw ValidationError("--default-steps must be between 1 and 50, got \(defaultSteps)")
         }
-        try queueOptions.validate()
     }
 
     func run() throws {

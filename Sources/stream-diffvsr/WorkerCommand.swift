@@ -44,6 +44,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "CPU engine worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "RAFT refinement iterations (the original uses 12; fewer is faster and less accurate).")
+    var flowIterations = 12
+
     @Option(help: "Seconds a claimed chunk stays reserved without a heartbeat (heartbeats come every third of it).")
     var leaseSeconds = 30
 
@@ -64,6 +67,7 @@ struct WorkerCommand: ParsableCommand {
 
     func validate() throws {
         guard queue != nil else { throw ValidationError("--queue postgres://… is required (or set STREAM_DIFFVSR_QUEUE)") }
+        guard flowIterations >= 1 else { throw ValidationError("--flow-iterations must be at least 1, got \(flowIterations)") }
         guard (1...3600).contains(leaseSeconds) else { throw ValidationError("--lease-seconds must be between 1 and 3600, got \(leaseSeconds)") }
         guard drainSeconds >= 0 else { throw ValidationError("--drain-seconds must be 0 or more, got \(drainSeconds)") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be a port number, got \(metricsPort)") }
@@ -82,20 +86,21 @@ struct WorkerCommand: ParsableCommand {
             pipeline.tileOverlap = tilingOptions.tileOverlap
             pipeline.tileBlending = tilingOptions.tileBlending
             pipeline.threads = threads
+            pipeline.flowIterations = flowIterations
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try PipelineProvider(settings: pipeline)
             logger.info("model loaded", metadata: ["model": "\(provider.modelName)"])
             var settings = QueueWorker.Settings()
             settings.lease = .seconds(leaseSeconds)
             settings.drainSeconds = drainSeconds
             settings.exitWhenIdle = exitWhenIdle
-            let url = queue!
+            let url = queue!, workerSettings = settings
             let metricsPort = metricsPort, metricsHost = metricsHost
             try runServices {
                 let queue = try await PostgresJobQueue.connect(url: url, logger: logger)
                 defer { queue.shutdown() }
                 let metrics = QueueMetrics()
                 let worker = QueueWorker(queue: queue, provider: provider, storage: storage, tools: tools, metrics: metrics,
-                                         settings: settings, logger: logger)
+                                         settings: workerSettings, logger: logger)
                 var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker)]
                 if let metricsPort {
                     services.append(.init(service: MetricsEndpoint.application(metrics: metrics, host: metricsHost, port: metricsPort, logger: logger)))

@@ -39,6 +39,11 @@ public final class TemporaryPostgres: @unchecked Sendable {
         return "postgres://postgres@127.0.0.1:\(port)/\(name)?sslmode=disable"
     }
 
+    /// Runs `sql` with psql on the database of `url`; the rows, one a line, columns separated by '|'.
+    public func query(_ url: String, _ sql: String) throws -> String {
+        try run("psql", ["-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func findBinaries() -> String? {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
         for version in versions {
@@ -86,7 +91,8 @@ public final class TemporaryPostgres: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: folder)
     }
 
-    private func run(_ tool: String, _ arguments: [String]) throws {
+    @discardableResult
+    private func run(_ tool: String, _ arguments: [String]) throws -> String {
         let process = Process()
         if let runAs {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
@@ -106,5 +112,6 @@ public final class TemporaryPostgres: @unchecked Sendable {
             throw NSError(domain: "TemporaryPostgres", code: Int(process.terminationStatus),
                           userInfo: [NSLocalizedDescriptionKey: "\(tool) failed: \(text.suffix(800))"])
         }
+        return text
     }
 }

@@ -8,6 +8,8 @@ import TestSupport
 import WorkQueue
 import XCTest
 
+/// The shared checks; each implementation's test class runs every one (Linux's test discovery does not
+/// list inherited test methods, so the subclasses name them).
 class JobQueueContractTests: XCTestCase {
     /// The implementation under test; a fresh, empty queue per call.
     func makeQueue() async throws -> JobQueueBackend { InProcessJobQueue() }
@@ -20,7 +22,7 @@ class JobQueueContractTests: XCTestCase {
                inferenceSteps: 2, quality: "standard", frameCount: frames, width: 32, height: 24, chunkFrames: chunk, warmupFrames: warmup)
     }
 
-    func testChunksThenOneJoinAndProgress() async throws {
+    func checkChunksThenOneJoinAndProgress() async throws {
         let queue = try await makeQueue()
         let submitted = try await queue.submit(newJob(frames: 10, chunk: 4))
         XCTAssertEqual(submitted.state, .queued)
@@ -67,7 +69,7 @@ class JobQueueContractTests: XCTestCase {
 
     /// Four workers race over 3 jobs x 8 chunks, claiming and completing as fast as they can: no task is
     /// handed out twice while leased, every task completes once, every job finishes.
-    func testConcurrentClaimsAreExclusive() async throws {
+    func checkConcurrentClaimsAreExclusive() async throws {
         let queue = try await makeQueue()
         var jobs: [String] = []
         for _ in 0..<3 { jobs.append(try await queue.submit(newJob(frames: 16, chunk: 2)).job.id) }
@@ -103,7 +105,7 @@ class JobQueueContractTests: XCTestCase {
         }
     }
 
-    func testExpiredLeaseIsClaimedAgainAndTheOldHolderIsLockedOut() async throws {
+    func checkExpiredLeaseIsClaimedAgainAndTheOldHolderIsLockedOut() async throws {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 3, chunk: 0)).job.id
         let value9 = try await queue.claim(worker: "killed", lease: .milliseconds(300))
@@ -136,7 +138,7 @@ class JobQueueContractTests: XCTestCase {
         if let counts = try await completionCounts(queue, job: job) { XCTAssertEqual(counts, [1, 1]) }
     }
 
-    func testATaskThatKeepsLosingItsWorkerFailsTheJob() async throws {
+    func checkATaskThatKeepsLosingItsWorkerFailsTheJob() async throws {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 3, chunk: 0)).job.id
         for attempt in 1...maxTaskAttempts {
@@ -152,7 +154,7 @@ class JobQueueContractTests: XCTestCase {
         XCTAssertTrue(failed?.message?.contains("leases expired") ?? false, failed?.message ?? "no message")
     }
 
-    func testReleaseRequeuesWithoutCountingAndCancelStopsHolders() async throws {
+    func checkReleaseRequeuesWithoutCountingAndCancelStopsHolders() async throws {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 6, chunk: 3)).job.id
         let value19 = try await queue.claim(worker: "draining", lease: .seconds(30))
@@ -178,7 +180,7 @@ class JobQueueContractTests: XCTestCase {
         XCTAssertNil(unknown)
     }
 
-    func testFailureEndsTheJobWithItsMessage() async throws {
+    func checkFailureEndsTheJobWithItsMessage() async throws {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 6, chunk: 2)).job.id
         let value26 = try await queue.claim(worker: "w", lease: .seconds(30))
@@ -191,7 +193,7 @@ class JobQueueContractTests: XCTestCase {
         XCTAssertNil(next)
     }
 
-    func testQueuePositionsFollowSubmission() async throws {
+    func checkQueuePositionsFollowSubmission() async throws {
         let queue = try await makeQueue()
         var ids: [String] = []
         for _ in 0..<3 { ids.append(try await queue.submit(newJob(frames: 2, chunk: 0)).job.id) }
@@ -205,9 +207,27 @@ class JobQueueContractTests: XCTestCase {
     }
 }
 
+final class InProcessJobQueueTests: JobQueueContractTests {
+    func testChunksThenOneJoinAndProgress() async throws { try await checkChunksThenOneJoinAndProgress() }
+    func testConcurrentClaimsAreExclusive() async throws { try await checkConcurrentClaimsAreExclusive() }
+    func testExpiredLeaseIsClaimedAgainAndTheOldHolderIsLockedOut() async throws { try await checkExpiredLeaseIsClaimedAgainAndTheOldHolderIsLockedOut() }
+    func testATaskThatKeepsLosingItsWorkerFailsTheJob() async throws { try await checkATaskThatKeepsLosingItsWorkerFailsTheJob() }
+    func testReleaseRequeuesWithoutCountingAndCancelStopsHolders() async throws { try await checkReleaseRequeuesWithoutCountingAndCancelStopsHolders() }
+    func testFailureEndsTheJobWithItsMessage() async throws { try await checkFailureEndsTheJobWithItsMessage() }
+    func testQueuePositionsFollowSubmission() async throws { try await checkQueuePositionsFollowSubmission() }
+}
+
 /// The same rules on PostgreSQL, each test on a database of its own.
 final class PostgresJobQueueTests: JobQueueContractTests {
     private var opened: [PostgresJobQueue] = []
+
+    func testChunksThenOneJoinAndProgress() async throws { try await checkChunksThenOneJoinAndProgress() }
+    func testConcurrentClaimsAreExclusive() async throws { try await checkConcurrentClaimsAreExclusive() }
+    func testExpiredLeaseIsClaimedAgainAndTheOldHolderIsLockedOut() async throws { try await checkExpiredLeaseIsClaimedAgainAndTheOldHolderIsLockedOut() }
+    func testATaskThatKeepsLosingItsWorkerFailsTheJob() async throws { try await checkATaskThatKeepsLosingItsWorkerFailsTheJob() }
+    func testReleaseRequeuesWithoutCountingAndCancelStopsHolders() async throws { try await checkReleaseRequeuesWithoutCountingAndCancelStopsHolders() }
+    func testFailureEndsTheJobWithItsMessage() async throws { try await checkFailureEndsTheJobWithItsMessage() }
+    func testQueuePositionsFollowSubmission() async throws { try await checkQueuePositionsFollowSubmission() }
 
     override func makeQueue() async throws -> JobQueueBackend {
         let url = try TemporaryPostgres.shared().makeDatabase()
