@@ -91,7 +91,7 @@ public actor InProcessJobQueue: JobQueueBackend {
             guard task.state == .queued || expired else { continue }
             if expired && task.attempts >= maxTaskAttempts {
                 tasks[id]?.state = .failed
-                end(task.jobID, state: .failed, message: "a worker stopped while running this job \(task.attempts) times (its lease expired)")
+                end(task.jobID, state: .failed, message: exhaustedTaskMessage)
                 continue
             }
             guard let record = jobs[task.jobID], !record.state.isFinal else { continue }

@@ -162,3 +162,6 @@ public protocol JobQueueBackend: Sendable {
 
 /// How many times a task's lease may expire before the task is given up as failing every worker.
 public let maxTaskAttempts = 3
+
+/// Why a job failed when its task exhausted `maxTaskAttempts`.
+let exhaustedTaskMessage = "workers stopped while running this job \(maxTaskAttempts) times (their leases expired)"

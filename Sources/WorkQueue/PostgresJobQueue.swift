@@ -68,7 +68,7 @@ public final class PostgresJobQueue: JobQueueBackend {
 
     public func submit(_ job: NewJob) async throws -> JobRecord {
         let chunks = try ChunkPlan.split(frameCount: job.frameCount, chunkFrames: job.chunkFrames, warmupFrames: job.warmupFrames)
-        try await client.withTransaction(logger: logger) { connection in
+        try await inTransaction(client, logger: logger) { connection in
             try await connection.query("""
                 INSERT INTO sdv_jobs (id, input_name, source_path, output_path, download_name, inference_steps, quality,
                                       frame_count, width, height, chunk_frames, warmup_frames)
@@ -121,7 +121,7 @@ public final class PostgresJobQueue: JobQueueBackend {
     }
 
     public func cancel(_ id: String) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        try await inTransaction(client, logger: logger) { connection in
             let rows = try await connection.query("""
                 UPDATE sdv_jobs SET state = 'cancelled', finished_at = clock_timestamp()
                 WHERE id = \(id) AND state IN ('queued', 'running') RETURNING id
@@ -193,8 +193,8 @@ public final class PostgresJobQueue: JobQueueBackend {
     /// Tasks whose lease expired `maxTaskAttempts` times fail with their job: something in them stops
     /// every worker that tries (a crash, memory), and trying for ever would block the queue.
     private func failExhaustedTasks() async throws {
-        let message = "workers stopped while running this job \(maxTaskAttempts) times (their leases expired)"
-        try await client.withTransaction(logger: logger) { connection in
+        let message = exhaustedTaskMessage
+        try await inTransaction(client, logger: logger) { connection in
             let rows = try await connection.query("""
                 UPDATE sdv_tasks SET state = 'failed', lease_token = NULL
                 WHERE state = 'running' AND lease_expires < clock_timestamp() AND attempts >= \(maxTaskAttempts)
@@ -224,7 +224,7 @@ public final class PostgresJobQueue: JobQueueBackend {
     }
 
     public func complete(_ task: ClaimedTask) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        try await inTransaction(client, logger: logger) { connection in
             // Serialises the completions of this job's tasks (see the type's comment).
             let job = try await connection.query("SELECT state FROM sdv_jobs WHERE id = \(task.job.id) FOR UPDATE", logger: logger).collect()
             guard let state = try job.first.map({ try $0.decode(String.self) }), state == JobState.running.rawValue else { return false }
@@ -250,7 +250,7 @@ public final class PostgresJobQueue: JobQueueBackend {
     }
 
     public func fail(_ task: ClaimedTask, message: String) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await inTransaction(client, logger: logger) { connection in
             try await connection.query("SELECT 1 FROM sdv_jobs WHERE id = \(task.job.id) FOR UPDATE", logger: logger)
             let failed = try await connection.query("""
                 UPDATE sdv_tasks SET state = 'failed', lease_token = NULL

@@ -62,7 +62,7 @@ public enum SchemaMigrations {
     /// Applies the missing migrations; returns the versions applied now (empty when up to date).
     @discardableResult
     public static func migrate(_ client: PostgresClient, logger: Logger) async throws -> [Int] {
-        try await client.withTransaction(logger: logger) { connection in
+        try await inTransaction(client, logger: logger) { connection in
             // Any 64-bit key the project owns; held until this transaction ends.
             try await connection.query("SELECT pg_advisory_xact_lock(7306744112850012018)", logger: logger)
             try await connection.query("""
@@ -84,5 +84,17 @@ public enum SchemaMigrations {
             }
             return applied
         }
+    }
+}
+
+/// `withTransaction`, rethrowing the body's own error as it is (PostgresNIO wraps it), so that a refusal
+/// reaches the user as its one line.
+func inTransaction<Result>(_ client: PostgresClient, logger: Logger,
+                           _ body: (PostgresConnection) async throws -> sending Result) async throws -> sending Result {
+    do {
+        return try await client.withTransaction(logger: logger, body)
+    } catch let error as PostgresTransactionError {
+        if let inner = error.closureError { throw inner }
+        throw error
     }
 }

@@ -62,7 +62,8 @@ public final class TemporaryPostgres: @unchecked Sendable {
             throw XCTSkip("PostgreSQL server binaries (initdb, pg_ctl) not installed; `.ci/run` installs the postgresql package")
         }
         self.binaries = binaries
-        runAs = getuid() == 0 ? "postgres" : nil
+        let runAs = getuid() == 0 ? "postgres" : nil
+        self.runAs = runAs
         if runAs != nil && getpwnam("postgres") == nil {
             throw XCTSkip("running as root and there is no `postgres` user to run the test server as")
         }
@@ -70,12 +71,12 @@ public final class TemporaryPostgres: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         if let runAs { try FileManager.default.setAttributes([.ownerAccountName: runAs], ofItemAtPath: folder) }
         let data = folder + "/data"
-        try run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        try Self.run("initdb", binaries: binaries, runAs: runAs, ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
         var lastError: Error?
         for _ in 0..<5 {
             let port = Int.random(in: 20_000..<60_000)
             do {
-                try run("pg_ctl", ["-D", data, "-l", folder + "/server.log", "-w", "-t", "60", "start", "-o",
+                try Self.run("pg_ctl", binaries: binaries, runAs: runAs, ["-D", data, "-l", folder + "/server.log", "-w", "-t", "60", "start", "-o",
                                    "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"])
                 self.port = port
                 return
@@ -93,24 +94,39 @@ public final class TemporaryPostgres: @unchecked Sendable {
 
     @discardableResult
     private func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        if let runAs {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", runAs, "--", "\(binaries)/\(tool)"] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "\(binaries)/\(tool)")
-            process.arguments = arguments
+        try Self.run(tool, binaries: binaries, runAs: runAs, arguments)
+    }
+
+    /// Runs a tool with posix_spawn and waitpid. Not Foundation's Process: `pg_ctl start` leaves the
+    /// server running, which inherits the descriptor Process watches for the child's end, so Process
+    /// would wait for the server to stop.
+    @discardableResult
+    private static func run(_ tool: String, binaries: String, runAs: String?, _ arguments: [String]) throws -> String {
+        let command = runAs.map { ["/usr/sbin/runuser", "-u", $0, "--", "\(binaries)/\(tool)"] } ?? ["\(binaries)/\(tool)"]
+        let argv = command + arguments
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("pg-tool-\(UUID().uuidString).txt").path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var pointers = argv.map { strdup($0) } + [nil]
+        defer { for pointer in pointers { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &pointers, environ)
+        guard spawned == 0 else {
+            throw NSError(domain: "TemporaryPostgres", code: Int(spawned),
+                          userInfo: [NSLocalizedDescriptionKey: "\(tool): \(String(cString: strerror(spawned)))"])
         }
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NSError(domain: "TemporaryPostgres", code: Int(process.terminationStatus),
-                          userInfo: [NSLocalizedDescriptionKey: "\(tool) failed: \(text.suffix(800))"])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        // WIFEXITED and WEXITSTATUS, which Swift does not import.
+        guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+            throw NSError(domain: "TemporaryPostgres", code: Int(status),
+                          userInfo: [NSLocalizedDescriptionKey: "\(tool) failed (status \(status)): \(text.suffix(800))"])
         }
         return text
     }

@@ -108,7 +108,8 @@ final class QueueFrontTests: WebAppTestCase {
 
             let next = makeWorker(queue)
             let nextRun = Task { try await next.run() }
-            let final = try XCTUnwrap(try await events(client, job: job.id).last)
+            let statuses = try await events(client, job: job.id)
+            let final = try XCTUnwrap(statuses.last)
             XCTAssertEqual(final.state, .finished, final.message ?? "")
             next.drain()
             try await nextRun.value

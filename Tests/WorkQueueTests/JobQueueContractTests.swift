@@ -220,6 +220,14 @@ final class InProcessJobQueueTests: JobQueueContractTests {
 /// The same rules on PostgreSQL, each test on a database of its own.
 final class PostgresJobQueueTests: JobQueueContractTests {
     private var opened: [PostgresJobQueue] = []
+    /// A fresh database per test, made in the synchronous set-up: the tools it runs are waited for with
+    /// Foundation's Process, which must not block a Swift concurrency thread.
+    private var databaseURL: String!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        databaseURL = try TemporaryPostgres.shared().makeDatabase()
+    }
 
     func testChunksThenOneJoinAndProgress() async throws { try await checkChunksThenOneJoinAndProgress() }
     func testConcurrentClaimsAreExclusive() async throws { try await checkConcurrentClaimsAreExclusive() }
@@ -230,8 +238,7 @@ final class PostgresJobQueueTests: JobQueueContractTests {
     func testQueuePositionsFollowSubmission() async throws { try await checkQueuePositionsFollowSubmission() }
 
     override func makeQueue() async throws -> JobQueueBackend {
-        let url = try TemporaryPostgres.shared().makeDatabase()
-        let queue = try await PostgresJobQueue.connect(url: url, logger: Logger(label: "test"))
+        let queue = try await PostgresJobQueue.connect(url: databaseURL, logger: Logger(label: "test"))
         opened.append(queue)
         return queue
     }
@@ -248,7 +255,7 @@ final class PostgresJobQueueTests: JobQueueContractTests {
 
     /// Every process migrates at start, several at once: each version is applied once, a second run does nothing.
     func testMigrationsAreVersionedAndIdempotent() async throws {
-        let url = try TemporaryPostgres.shared().makeDatabase()
+        let url = databaseURL!
         let logger = Logger(label: "test")
         let queues = try await withThrowingTaskGroup(of: PostgresJobQueue.self) { group in
             for _ in 0..<4 { group.addTask { try await PostgresJobQueue.connect(url: url, logger: logger) } }
