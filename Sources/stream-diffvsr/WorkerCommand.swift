@@ -101,7 +101,10 @@ struct WorkerCommand: ParsableCommand {
                 let metrics = QueueMetrics()
                 let worker = QueueWorker(queue: queue, provider: provider, storage: storage, tools: tools, metrics: metrics,
                                          settings: workerSettings, logger: logger)
-                var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker)]
+                // The worker returns on its own only with --exit-when-idle: the metrics listener then stops too.
+                var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                    .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
+                ]
                 if let metricsPort {
                     services.append(.init(service: MetricsEndpoint.application(metrics: metrics, host: metricsHost, port: metricsPort, logger: logger)))
                 }
