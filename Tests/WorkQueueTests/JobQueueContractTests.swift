@@ -37,8 +37,8 @@ class JobQueueContractTests: XCTestCase {
         XCTAssertEqual(chunks, try ChunkPlan.split(frameCount: 10, chunkFrames: 4, warmupFrames: 2))
         XCTAssertEqual(chunks.map(\.warmupFrom), [0, 2, 6])
         XCTAssertEqual(chunks.map(\.isLast), [false, false, true])
-        let value1 = try await queue.heartbeat(claimed[1], lease: .seconds(30), framesDone: 3, secondsPerFrame: 0.5)
-        XCTAssertEqual(value1, .held)
+        let lease = try await queue.heartbeat(claimed[1], lease: .seconds(30), framesDone: 3, secondsPerFrame: 0.5)
+        XCTAssertEqual(lease, .held)
         let running = try await queue.job(submitted.job.id)
         XCTAssertEqual(running?.state, .running)
         XCTAssertEqual(running?.framesDone, 3)
@@ -46,21 +46,21 @@ class JobQueueContractTests: XCTestCase {
         XCTAssertEqual(running?.runningTasks, 3)
         XCTAssertNil(running?.queuePosition)
 
-        for task in claimed.reversed() { let value2 = try await queue.complete(task); XCTAssertTrue(value2) }
-        let value3 = try await queue.job(submitted.job.id)?.framesDone
-        XCTAssertEqual(value3, 10)
-        let value4 = try await queue.claim(worker: "w", lease: .seconds(30))
-        let join = try XCTUnwrap(value4)
+        for task in claimed.reversed() { let completed = try await queue.complete(task); XCTAssertTrue(completed) }
+        let framesDone = try await queue.job(submitted.job.id)?.framesDone
+        XCTAssertEqual(framesDone, 10)
+        let joinClaim = try await queue.claim(worker: "w", lease: .seconds(30))
+        let join = try XCTUnwrap(joinClaim)
         XCTAssertEqual(join.work, .join(chunkCount: 3))
         let noMore = try await queue.claim(worker: "w", lease: .seconds(30))
         XCTAssertNil(noMore)
-        let value5 = try await queue.complete(join)
-        XCTAssertTrue(value5)
+        let completed2 = try await queue.complete(join)
+        XCTAssertTrue(completed2)
         let finished = try await queue.job(submitted.job.id)
         XCTAssertEqual(finished?.state, .finished)
         XCTAssertNotNil(finished?.finishedAt)
         // A second completion of any task is refused.
-        for task in claimed + [join] { let value6 = try await queue.complete(task); XCTAssertFalse(value6) }
+        for task in claimed + [join] { let completed3 = try await queue.complete(task); XCTAssertFalse(completed3) }
         if let counts = try await completionCounts(queue, job: submitted.job.id) { XCTAssertEqual(counts, [1, 1, 1, 1]) }
         let depth = try await queue.depth()
         XCTAssertEqual(depth.queuedTasks, 0)
@@ -86,8 +86,8 @@ class JobQueueContractTests: XCTestCase {
                         }
                         idleRounds = 0
                         mine.append(task.taskID)
-                        let value7 = try await queue.complete(task)
-                        XCTAssertTrue(value7, "a held task could not complete")
+                        let completed = try await queue.complete(task)
+                        XCTAssertTrue(completed, "a held task could not complete")
                     }
                     return mine
                 }
@@ -99,8 +99,8 @@ class JobQueueContractTests: XCTestCase {
         XCTAssertEqual(claims.count, 3 * 9, "each of 8 chunks and the join of 3 jobs, once")
         XCTAssertEqual(Set(claims).count, claims.count, "a task was claimed twice")
         for job in jobs {
-            let value8 = try await queue.job(job)?.state
-            XCTAssertEqual(value8, .finished)
+            let state = try await queue.job(job)?.state
+            XCTAssertEqual(state, .finished)
             if let counts = try await completionCounts(queue, job: job) { XCTAssertEqual(counts, Array(repeating: 1, count: 9)) }
         }
     }
@@ -108,33 +108,33 @@ class JobQueueContractTests: XCTestCase {
     func checkExpiredLeaseIsClaimedAgainAndTheOldHolderIsLockedOut() async throws {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 3, chunk: 0)).job.id
-        let value9 = try await queue.claim(worker: "killed", lease: .milliseconds(300))
-        let first = try XCTUnwrap(value9)
+        let claimed = try await queue.claim(worker: "killed", lease: .milliseconds(300))
+        let first = try XCTUnwrap(claimed)
         XCTAssertEqual(first.attempt, 1)
         let whileLeased = try await queue.claim(worker: "other", lease: .seconds(30))
         XCTAssertNil(whileLeased, "a leased task was handed out again")
         try await Task.sleep(for: .milliseconds(600))
-        let value10 = try await queue.claim(worker: "other", lease: .seconds(30))
-        let second = try XCTUnwrap(value10)
+        let claimed2 = try await queue.claim(worker: "other", lease: .seconds(30))
+        let second = try XCTUnwrap(claimed2)
         XCTAssertEqual(second.taskID, first.taskID)
         XCTAssertEqual(second.attempt, 2)
         XCTAssertNotEqual(second.token, first.token)
-        let value11 = try await queue.heartbeat(first, lease: .seconds(30), framesDone: 1, secondsPerFrame: nil)
-        XCTAssertEqual(value11, .lost)
-        let value12 = try await queue.complete(first)
-        XCTAssertFalse(value12)
+        let lease = try await queue.heartbeat(first, lease: .seconds(30), framesDone: 1, secondsPerFrame: nil)
+        XCTAssertEqual(lease, .lost)
+        let completed = try await queue.complete(first)
+        XCTAssertFalse(completed)
         try await queue.fail(first, message: "stale worker must not fail the job")
         try await queue.release(first)
-        let value13 = try await queue.job(job)?.state
-        XCTAssertEqual(value13, .running)
-        let value14 = try await queue.complete(second)
-        XCTAssertTrue(value14)
-        let value15 = try await queue.claim(worker: "other", lease: .seconds(30))
-        let join = try XCTUnwrap(value15)
-        let value16 = try await queue.complete(join)
-        XCTAssertTrue(value16)
-        let value17 = try await queue.job(job)?.state
-        XCTAssertEqual(value17, .finished)
+        let state = try await queue.job(job)?.state
+        XCTAssertEqual(state, .running)
+        let completed2 = try await queue.complete(second)
+        XCTAssertTrue(completed2)
+        let claimed3 = try await queue.claim(worker: "other", lease: .seconds(30))
+        let join = try XCTUnwrap(claimed3)
+        let completed3 = try await queue.complete(join)
+        XCTAssertTrue(completed3)
+        let state2 = try await queue.job(job)?.state
+        XCTAssertEqual(state2, .finished)
         if let counts = try await completionCounts(queue, job: job) { XCTAssertEqual(counts, [1, 1]) }
     }
 
@@ -142,8 +142,8 @@ class JobQueueContractTests: XCTestCase {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 3, chunk: 0)).job.id
         for attempt in 1...maxTaskAttempts {
-            let value18 = try await queue.claim(worker: "crashing", lease: .milliseconds(100))
-            let task = try XCTUnwrap(value18)
+            let claimed = try await queue.claim(worker: "crashing", lease: .milliseconds(100))
+            let task = try XCTUnwrap(claimed)
             XCTAssertEqual(task.attempt, attempt)
             try await Task.sleep(for: .milliseconds(250))
         }
@@ -157,25 +157,25 @@ class JobQueueContractTests: XCTestCase {
     func checkReleaseRequeuesWithoutCountingAndCancelStopsHolders() async throws {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 6, chunk: 3)).job.id
-        let value19 = try await queue.claim(worker: "draining", lease: .seconds(30))
-        let task = try XCTUnwrap(value19)
+        let claimed = try await queue.claim(worker: "draining", lease: .seconds(30))
+        let task = try XCTUnwrap(claimed)
         try await queue.release(task)
-        let value20 = try await queue.claim(worker: "next", lease: .seconds(30))
-        let again = try XCTUnwrap(value20)
+        let claimed2 = try await queue.claim(worker: "next", lease: .seconds(30))
+        let again = try XCTUnwrap(claimed2)
         XCTAssertEqual(again.taskID, task.taskID)
         XCTAssertEqual(again.attempt, 1, "a release is not a failed attempt")
-        let value21 = try await queue.cancel(job)
-        XCTAssertTrue(value21)
-        let value22 = try await queue.cancel(job)
-        XCTAssertFalse(value22, "a job is cancelled once")
-        let value23 = try await queue.heartbeat(again, lease: .seconds(30), framesDone: 1, secondsPerFrame: 1)
-        XCTAssertEqual(value23, .jobEnded)
-        let value24 = try await queue.complete(again)
-        XCTAssertFalse(value24)
+        let cancelled = try await queue.cancel(job)
+        XCTAssertTrue(cancelled)
+        let cancelled2 = try await queue.cancel(job)
+        XCTAssertFalse(cancelled2, "a job is cancelled once")
+        let lease = try await queue.heartbeat(again, lease: .seconds(30), framesDone: 1, secondsPerFrame: 1)
+        XCTAssertEqual(lease, .jobEnded)
+        let completed = try await queue.complete(again)
+        XCTAssertFalse(completed)
         let nothing = try await queue.claim(worker: "next", lease: .seconds(30))
         XCTAssertNil(nothing, "a cancelled job's chunk was handed out")
-        let value25 = try await queue.job(job)?.state
-        XCTAssertEqual(value25, .cancelled)
+        let state = try await queue.job(job)?.state
+        XCTAssertEqual(state, .cancelled)
         let unknown = try await queue.job(UUID().uuidString.lowercased())
         XCTAssertNil(unknown)
     }
@@ -183,8 +183,8 @@ class JobQueueContractTests: XCTestCase {
     func checkFailureEndsTheJobWithItsMessage() async throws {
         let queue = try await makeQueue()
         let job = try await queue.submit(newJob(frames: 6, chunk: 2)).job.id
-        let value26 = try await queue.claim(worker: "w", lease: .seconds(30))
-        let task = try XCTUnwrap(value26)
+        let claimed = try await queue.claim(worker: "w", lease: .seconds(30))
+        let task = try XCTUnwrap(claimed)
         try await queue.fail(task, message: "clip.mp4: decoder stopped")
         let failed = try await queue.job(job)
         XCTAssertEqual(failed?.state, .failed)
