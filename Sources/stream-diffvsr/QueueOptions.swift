@@ -21,15 +21,24 @@ struct QueueFrontOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --queue: the folder shared with every worker (uploads, chunks, results).", valueName: "dir"))
     var storage: String?
 
-    @Option(help: ArgumentHelp("With --queue: frames per chunk, each run by any worker; 0 runs a video as one stream.", valueName: "C"))
-    var chunkFrames = ChunkDefaults.chunkFrames
+    @Option(name: .customLong("chunk-frames"),
+            help: ArgumentHelp("With --queue: frames per chunk, each run by any worker; 0 runs a video as one stream (default: \(ChunkDefaults.chunkFrames)).",
+                               valueName: "C"))
+    var chosenChunkFrames: Int?
 
-    @Option(help: ArgumentHelp("With --queue: frames run before each chunk (outputs dropped) to rebuild the temporal state.", valueName: "W"))
-    var warmupFrames = ChunkDefaults.warmupFrames
+    @Option(name: .customLong("warmup-frames"),
+            help: ArgumentHelp("With --queue: frames run before each chunk (outputs dropped) to rebuild the temporal state (default: \(ChunkDefaults.warmupFrames)).",
+                               valueName: "W"))
+    var chosenWarmupFrames: Int?
+
+    var chunkFrames: Int { chosenChunkFrames ?? ChunkDefaults.chunkFrames }
+    var warmupFrames: Int { chosenWarmupFrames ?? ChunkDefaults.warmupFrames }
 
     func validate() throws {
         guard queue != nil else {
-            if storage != nil { throw ValidationError("--storage needs --queue (the in-process server keeps its own folders)") }
+            if storage != nil || chosenChunkFrames != nil || chosenWarmupFrames != nil {
+                throw ValidationError("--storage, --chunk-frames and --warmup-frames need --queue (the in-process server runs each video as one stream)")
+            }
             return
         }
         guard storage != nil else { throw ValidationError("--queue needs --storage DIR, a folder every worker can reach") }
@@ -52,8 +61,7 @@ struct QueueFrontOptions: ParsableArguments {
             try runServices {
                 let queue = try await PostgresJobQueue.connect(url: queueURL, logger: logger)
                 defer { queue.shutdown() }
-                var settings = QueueWebServer.Settings(chunkFrames: chunkFrames, warmupFrames: warmupFrames)
-                settings.pollInterval = .milliseconds(500)
+                let settings = QueueWebServer.Settings(chunkFrames: chunkFrames, warmupFrames: warmupFrames)
                 let server = try QueueWebServer(configuration: serverConfiguration, settings: settings, queue: queue, storage: storage, tools: tools)
                 logger.info("serving the queue front", metadata: [
                     "url": "http://\(serverConfiguration.host):\(serverConfiguration.port)/", "queue": "\(PostgresJobQueue.redacted(queueURL))",
