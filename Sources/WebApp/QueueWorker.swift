@@ -182,7 +182,8 @@ public final class QueueWorker: Service, @unchecked Sendable {
         let folder = try storage.resolve(storage.chunkFolder(job: job.id))
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let quality = OutputQuality(rawValue: job.quality) ?? .standard
-        let upscaler = try provider.factory(inferenceSteps: job.inferenceSteps).makeUpscaler(sequence: job.inputName)
+        let upscaler = try provider.factory(inferenceSteps: job.inferenceSteps, firstFrameIndex: chunk.warmupFrom)
+            .makeUpscaler(sequence: job.inputName)
         let runner = ChunkRunner(input: source, warmupFrom: chunk.warmupFrom, firstFrame: chunk.firstFrame,
                                  endFrame: chunk.isLast ? nil : chunk.endFrame, encoder: quality.encoder)
         var framesLeft = chunk.endFrame - chunk.warmupFrom

@@ -117,8 +117,13 @@ final class PipelineProvider: UpscalerProvider {
     }
 
     func factory(inferenceSteps: Int) throws -> UpscalerFactory {
+        try factory(inferenceSteps: inferenceSteps, firstFrameIndex: 0)
+    }
+
+    func factory(inferenceSteps: Int, firstFrameIndex: Int) throws -> UpscalerFactory {
         var options = loaded.options
         options.numInferenceSteps = inferenceSteps
+        options.firstFrameIndex = firstFrameIndex
         return SessionFactory(pipeline: loaded.pipeline, options: options)
     }
 
