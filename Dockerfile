@@ -12,9 +12,6 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libpng-dev libjpeg-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Dependencies first, so that a source change does not fetch them again.
-COPY Package.swift ./
-RUN mkdir -p Sources && swift package resolve
 COPY . .
 RUN swift build -c release --product stream-diffvsr --static-swift-stdlib \
  && install -D "$(swift build -c release --show-bin-path)/stream-diffvsr" /out/stream-diffvsr
