@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 //
 // Stream-DiffVSR in Swift. Layers (each imports only the ones below it):
-//   stream-diffvsr (CLI)  /  WebApp
+//   stream-diffvsr (CLI: upscale, eval, doctor, devices, serve, worker)  /  WebApp
+//   WorkQueue (job queue: in-process or PostgreSQL; chunk tasks, leases, metrics)
 //   Evaluation (PSNR/SSIM as BasicSR, warping error)
 //   StreamDiffVSR (pipeline, sessions, scheduler, motion compensation)   VideoJobs (frame loop, checkpoints)
 //   Models (UNet, ControlNet, TemporalAutoencoderTiny, CLIP, RAFT)                  Media (PNG/JPEG, ffmpeg)
@@ -46,6 +47,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags + rawPointerSettings),
@@ -75,16 +80,26 @@ let package = Package(
             "Models", "Checkpoints", "Hub", "Media", "TensorEngine", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Evaluation", dependencies: ["StreamDiffVSR", "Models", "Media", "VideoJobs", "TensorEngine"]),
+        .target(name: "WorkQueue", dependencies: [
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "WebApp", dependencies: [
-            "VideoJobs", "Media", .product(name: "Crypto", package: "swift-crypto"),
+            "VideoJobs", "Media", "WorkQueue", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ]),
         .executableTarget(name: "stream-diffvsr", dependencies: [
-            "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp", "Evaluation", "TensorEngine", "Checkpoints",
+            "StreamDiffVSR", "Media", "VideoJobs", "Hub", "WebApp", "Evaluation", "TensorEngine", "Checkpoints", "WorkQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models", "StreamDiffVSR", "Checkpoints", "Media"],
+        .executableTarget(name: "stream-diffvsr-bench", dependencies: ["TensorEngine", "Models", "StreamDiffVSR", "Checkpoints", "Media",
+                                                                   "Evaluation"],
                           path: "Benchmarks/stream-diffvsr-bench"),
 
         .target(name: "TestSupport", dependencies: ["TensorEngine", "Checkpoints"], path: "Tests/TestSupport"),
@@ -100,14 +115,17 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Checkpoints", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VideoJobsTests", dependencies: ["VideoJobs", "Media"]),
+        .testTarget(name: "WorkQueueTests", dependencies: [
+            "WorkQueue", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "StreamDiffVSR", "Media", "Checkpoints", "TensorEngine"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "WebAppTests", dependencies: [
-            "WebApp", "VideoJobs", "Media",
+            "WebApp", "VideoJobs", "Media", "WorkQueue",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ]),
-        .testTarget(name: "StreamDiffVSRTests", dependencies: ["StreamDiffVSR", "Media", "TestSupport"],
+        .testTarget(name: "StreamDiffVSRTests", dependencies: ["StreamDiffVSR", "Media", "TestSupport", "VideoJobs"],
                     resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v6]

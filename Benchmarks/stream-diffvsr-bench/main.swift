@@ -8,6 +8,8 @@
 //   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH] [--tile auto|none|N]
 //                        [--max-memory BYTES] [--tile-blending latent|output] [--steps N]
 //                        [--compare-cpu N]   (PSNR of the first N frames against the CPU engine)
+//   stream-diffvsr-bench seam --model DIR --flow raft.pth [--frames N] [--size WxH] [--chunk C] [--warmups 0,2,4,8]
+//                        [--steps S]                                   chunk seams vs one stream (PSNR)
 // Common: --device auto|cpu|vulkan[:N], --precision fp32|fp16 (the device's activation storage),
 // --threads N, --cpu-time (process CPU time / threads instead of the wall clock), --calls N.
 
@@ -29,8 +31,10 @@ struct BenchmarkOptions {
     var tiling = "none"
     var maxMemory: UInt64?
     var tileBlending = "latent"
-    /// Denoising steps per frame (pipeline; nil: the model's default, 4).
+    /// Denoising steps per frame (pipeline: nil is the model's default, 4; seam: 4 unless given).
     var steps: Int?
+    var chunkFrames = 8
+    var warmups = [0, 2, 4, 8]
     var deviceChoice = DeviceChoice.cpu
     var activationType = ElementType.float32
     /// Pipeline: frames also upscaled on the CPU engine for a PSNR comparison.
@@ -47,7 +51,7 @@ func parseSize(_ text: String, widthFirst: Bool = false) -> (height: Int, width:
     return widthFirst ? (parts[1], parts[0]) : (parts[0], parts[1])
 }
 
-let subcommands: Set = ["engine", "unet", "controlnet", "decoder", "features", "raft", "pipeline"]
+let subcommands: Set = ["engine", "unet", "controlnet", "decoder", "features", "raft", "pipeline", "seam"]
 var options = BenchmarkOptions()
 var command: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -65,6 +69,8 @@ while let argument = arguments.next() {
     case "--model": options.model = arguments.next() ?? options.model
     case "--flow": options.flow = arguments.next() ?? options.flow
     case "--frames": options.frames = Int(arguments.next() ?? "") ?? options.frames
+    case "--chunk": options.chunkFrames = Int(arguments.next() ?? "") ?? options.chunkFrames
+    case "--warmups": options.warmups = (arguments.next() ?? "").split(separator: ",").compactMap { Int($0) }
     case "--tile": options.tiling = arguments.next() ?? options.tiling
     case "--max-memory": options.maxMemory = UInt64(arguments.next() ?? "")
     case "--tile-blending": options.tileBlending = arguments.next() ?? options.tileBlending
@@ -83,6 +89,7 @@ do {
     switch command ?? "engine" {
     case "engine": runEngineBenchmark(options: options)
     case "pipeline": try runPipelineBenchmark(options: options)
+    case "seam": try runSeamBenchmark(options: options)
     case let model: try runModelBenchmark(model, options: options)
     }
 } catch {

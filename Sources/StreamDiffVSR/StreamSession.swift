@@ -27,6 +27,10 @@ public struct SessionOptions: Sendable {
     /// Overlap of neighbouring tiles, in LR pixels.
     public var tileOverlap: Int = 16
     public var tileBlending: TileBlending = .latent
+    /// The index, in the whole video, of the session's first frame. A chunk of a longer stream (run by a
+    /// queue worker) then draws the same native noise for each frame as one uninterrupted stream does.
+    /// Torch noise sources draw in order from their generator whatever this says.
+    public var firstFrameIndex: Int = 0
     /// Called after every denoising step and every finished frame.
     public var progress: (@Sendable (SessionProgress) -> Void)?
 
@@ -65,6 +69,7 @@ public final class StreamSession {
                                                reason: "expected shape [N, \(pipeline.latentChannels), h, w], found \(latents.shape)")
         }
         injectedLatents = try options.initialLatents?.to(pipeline.device)
+        frameIndex = max(0, options.firstFrameIndex)
     }
 
     /// A session that continues the stream `state` was exported from: its frames are the ones the

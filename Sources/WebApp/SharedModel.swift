@@ -8,6 +8,15 @@ public protocol UpscalerProvider: AnyObject {
     /// Shown on the page and in /api/info.
     var modelName: String { get }
     func factory(inferenceSteps: Int) throws -> UpscalerFactory
+    /// Upscalers for a chunk of a video that starts at frame `firstFrameIndex` (queue workers): stateless
+    /// parts such as seeded noise follow the frame's index in the whole video.
+    func factory(inferenceSteps: Int, firstFrameIndex: Int) throws -> UpscalerFactory
+}
+
+extension UpscalerProvider {
+    public func factory(inferenceSteps: Int, firstFrameIndex: Int) throws -> UpscalerFactory {
+        try factory(inferenceSteps: inferenceSteps)
+    }
 }
 
 /// One model in memory, shared by the job worker and the streaming sockets. Only one frame is computed

@@ -22,6 +22,9 @@ struct ServeCommand: AsyncParsableCommand {
         from a browser, come from its own page (Origin), so other web sites cannot drive it. Listening on \
         any other address (--host 0.0.0.0) requires --auth-token: everyone who can reach the port could \
         otherwise upload files and run jobs. See docs/webapp.md.
+
+        With --queue postgres://… the server loads no model: jobs go to PostgreSQL, split into chunks, and \
+        `stream-diffvsr worker` processes on any machine run them (see docs/scale-out.md).
         """
     )
 
@@ -86,6 +89,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("nearest-upscaler-for-testing"), help: .hidden)
     var nearestStandIn = false
 
+    @OptionGroup var queueOptions: QueueFrontOptions
+
     func validate() throws {
         guard ServerConfiguration.inferenceStepRange.contains(defaultSteps) else {
             throw ValidationError("--default-steps must be between 1 and 50, got \(defaultSteps)")
@@ -102,6 +107,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if queueOptions.queue != nil {
+            return try await queueOptions.runFront(host: host, port: port, modelID: modelID, defaultSteps: defaultSteps)
+        }
         do {
             var configuration = try ServerConfiguration.fromEnvironment()
             configuration.host = host
@@ -154,8 +162,13 @@ final class PipelineProvider: UpscalerProvider {
     }
 
     func factory(inferenceSteps: Int) throws -> UpscalerFactory {
+        try factory(inferenceSteps: inferenceSteps, firstFrameIndex: 0)
+    }
+
+    func factory(inferenceSteps: Int, firstFrameIndex: Int) throws -> UpscalerFactory {
         var options = loaded.options
         options.numInferenceSteps = inferenceSteps
+        options.firstFrameIndex = firstFrameIndex
         return SessionFactory(pipeline: loaded.pipeline, options: options)
     }
 

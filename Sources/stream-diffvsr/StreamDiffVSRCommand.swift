@@ -12,7 +12,8 @@ struct StreamDiffVSRCommand: AsyncParsableCommand {
         commandName: "stream-diffvsr",
         abstract: "Stream-DiffVSR video super-resolution (x4).",
         version: streamDiffVSRVersion,
-        subcommands: [UpscaleCommand.self, EvalCommand.self, DoctorCommand.self, DevicesCommand.self, ServeCommand.self],
+        subcommands: [UpscaleCommand.self, EvalCommand.self, DoctorCommand.self, DevicesCommand.self, ServeCommand.self,
+                      WorkerCommand.self],
         defaultSubcommand: UpscaleCommand.self
     )
 }
