@@ -6,25 +6,9 @@
 //   StreamDiffVSR (pipeline, sessions, scheduler, motion compensation)
 //   Models (UNet, ControlNet, TemporalAutoencoderTiny, CLIP, RAFT)
 //   Checkpoints (safetensors, torch pickle, strict state dicts)   Hub   Media
-//   TensorEngine (tensor, ops) <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
+//   TensorEngine (tensor, ops) <- CPUBackend <- CKernels (one C source, compiled per ISA through
+//   `target` attributes: no compiler flags, so the package can be depended on by version)
 import PackageDescription
-
-/// The GEMM/convolution micro-kernels are written once (Sources/KernelSources) and compiled three
-/// times with different target CPUs; TensorEngine picks one at run time from CPUID. Without a target
-/// CPU the SIMD16 code is scalarised, so the flags are what makes the engine fast.
-#if arch(x86_64)
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]
-let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
-#else
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-O"])]
-let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-O"])]
-#endif
-/// The kernels are optimised in debug builds too: unoptimised SIMD code is ~100x slower, which would
-/// make the debug test suite crawl through every convolution.
-let portableFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
-/// The engine and the networks are number crunching too: optimised in every configuration so that the
-/// debug test suite runs real models in seconds, not minutes.
-let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "StreamDiffVSR",
@@ -42,13 +26,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.2.0"),
     ],
     targets: [
-        .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags),
-        .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags),
-        .target(name: "KernelsPortable", path: "Sources/KernelsPortable", swiftSettings: portableFlags),
-        .target(name: "BackendInterface", swiftSettings: numericFlags),
-        .target(name: "CPUBackend", dependencies: ["BackendInterface", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
-                swiftSettings: numericFlags),
-        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend"], swiftSettings: numericFlags),
+        .target(name: "CKernels"),
+        .target(name: "BackendInterface"),
+        .target(name: "CPUBackend", dependencies: ["BackendInterface", "CKernels"]),
+        .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend"]),
         .target(name: "Checkpoints", dependencies: ["BackendInterface", "TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -59,7 +40,7 @@ let package = Package(
         .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "Media", dependencies: ["CLibPNG", "CLibJPEG"]),
         .target(name: "VideoJobs", dependencies: ["Media", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"], swiftSettings: numericFlags),
+        .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"]),
         .target(name: "StreamDiffVSR", dependencies: [
             "Models", "Checkpoints", "Hub", "Media", "TensorEngine", .product(name: "Crypto", package: "swift-crypto"),
         ]),
