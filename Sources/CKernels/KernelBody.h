@@ -124,13 +124,65 @@ typedef struct {
     ptrdiff_t height, width, kernelHeight, kernelWidth, strideY, strideX, padY, padX, outWidth, firstPixel;
 } panel_source;
 
+/// Reads 8 rows of 8 contiguous floats (`sourceStride` apart) and writes their transpose as 8 rows of
+/// 8 floats (`targetStride` apart): three rounds of two-source shuffles (unpack, 64-bit pairs, halves).
+SDV_INLINE void transpose8x8(const float *source, ptrdiff_t sourceStride, float *target, ptrdiff_t targetStride) {
+    v8f r0 = load8(source), r1 = load8(source + sourceStride), r2 = load8(source + 2 * sourceStride);
+    v8f r3 = load8(source + 3 * sourceStride), r4 = load8(source + 4 * sourceStride);
+    v8f r5 = load8(source + 5 * sourceStride), r6 = load8(source + 6 * sourceStride);
+    v8f r7 = load8(source + 7 * sourceStride);
+    v8f t0 = __builtin_shufflevector(r0, r1, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8f t1 = __builtin_shufflevector(r0, r1, 2, 10, 3, 11, 6, 14, 7, 15);
+    v8f t2 = __builtin_shufflevector(r2, r3, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8f t3 = __builtin_shufflevector(r2, r3, 2, 10, 3, 11, 6, 14, 7, 15);
+    v8f t4 = __builtin_shufflevector(r4, r5, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8f t5 = __builtin_shufflevector(r4, r5, 2, 10, 3, 11, 6, 14, 7, 15);
+    v8f t6 = __builtin_shufflevector(r6, r7, 0, 8, 1, 9, 4, 12, 5, 13);
+    v8f t7 = __builtin_shufflevector(r6, r7, 2, 10, 3, 11, 6, 14, 7, 15);
+    v8f s0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8f s1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8f s2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8f s3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8f s4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8f s5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+    v8f s6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13);
+    v8f s7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+    store8(target, __builtin_shufflevector(s0, s4, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(target + targetStride, __builtin_shufflevector(s1, s5, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(target + 2 * targetStride, __builtin_shufflevector(s2, s6, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(target + 3 * targetStride, __builtin_shufflevector(s3, s7, 0, 1, 2, 3, 8, 9, 10, 11));
+    store8(target + 4 * targetStride, __builtin_shufflevector(s0, s4, 4, 5, 6, 7, 12, 13, 14, 15));
+    store8(target + 5 * targetStride, __builtin_shufflevector(s1, s5, 4, 5, 6, 7, 12, 13, 14, 15));
+    store8(target + 6 * targetStride, __builtin_shufflevector(s2, s6, 4, 5, 6, 7, 12, 13, 14, 15));
+    store8(target + 7 * targetStride, __builtin_shufflevector(s3, s7, 4, 5, 6, 7, 12, 13, 14, 15));
+}
+
+/// A panel of a B stored transposed (B(p, j) = base[j * columnStride + p], a linear layer's [out, in]
+/// weight): 8x8 blocks transposed in registers, the ragged edges element by element.
+SDV_INLINE void pack_transposed_panel(const float *source, ptrdiff_t columnStride, ptrdiff_t depth, ptrdiff_t columns,
+                                      float *panel) {
+    ptrdiff_t fullColumns = columns / 8 * 8, fullDepth = depth / 8 * 8;
+    for (ptrdiff_t j = 0; j < fullColumns; j += 8)
+        for (ptrdiff_t p = 0; p < fullDepth; p += 8)
+            transpose8x8(source + j * columnStride + p, columnStride, panel + p * TILE_COLUMNS + j, TILE_COLUMNS);
+    for (ptrdiff_t j = 0; j < columns; j++) {
+        const float *column = source + j * columnStride;
+        for (ptrdiff_t p = j < fullColumns ? fullDepth : 0; p < depth; p++) panel[p * TILE_COLUMNS + j] = column[p];
+    }
+}
+
 SDV_INLINE void pack_strided(const panel_source *s, ptrdiff_t firstRow, ptrdiff_t depth, ptrdiff_t firstColumn,
                              ptrdiff_t width, float *target) {
     for (ptrdiff_t panelStart = 0; panelStart < width; panelStart += TILE_COLUMNS) {
         ptrdiff_t columns = width - panelStart < TILE_COLUMNS ? width - panelStart : TILE_COLUMNS;
         float *panel = target + panelStart * depth;
         const float *source = s->base + firstRow * s->rowStride + (firstColumn + panelStart) * s->columnStride;
-        if (s->columnStride == 1) {
+        if (s->rowStride == 1 && s->columnStride != 1) {
+            pack_transposed_panel(source, s->columnStride, depth, columns, panel);
+            if (columns < TILE_COLUMNS)
+                for (ptrdiff_t p = 0; p < depth; p++)
+                    memset(panel + p * TILE_COLUMNS + columns, 0, sizeof(float) * (TILE_COLUMNS - columns));
+        } else if (s->columnStride == 1) {
             for (ptrdiff_t p = 0; p < depth; p++)
                 copy_padded(panel + p * TILE_COLUMNS, source + p * s->rowStride, columns, TILE_COLUMNS);
         } else {
@@ -581,3 +633,39 @@ SDV_TARGET void SDV_EXPORT(sdv_exp_)(float *values, ptrdiff_t count) {
     for (; index + 16 <= count; index += 16) store16(values + index, exp16(load16(values + index)));
     for (; index < count; index++) values[index] = exp1(values[index]);
 }
+
+// MARK: Conversions (the checkpoint reader's bulk path): branch-free, so the loops vectorise.
+
+SDV_INLINE float float_from_bits(uint32_t bits) {
+    float value;
+    memcpy(&value, &bits, 4);
+    return value;
+}
+
+SDV_INLINE uint32_t bits_from_float(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    return bits;
+}
+
+/// IEEE half -> float, exact for every value: the magnitude moved into float position and rebiased;
+/// infinities and NaNs get the full exponent (NaNs quietened, as the hardware conversion does);
+/// subnormals and zero rebuilt exactly through one float subtraction.
+SDV_INLINE float half_to_float(uint16_t half) {
+    uint32_t magnitude = (uint32_t)(half & 0x7fff) << 13;
+    uint32_t exponent = magnitude & 0x0f800000u;
+    uint32_t normal = magnitude + ((127 - 15) << 23);
+    uint32_t special = (normal + ((128 - 16) << 23)) | ((magnitude & 0x007fe000u) != 0 ? 0x00400000u : 0);
+    uint32_t small = bits_from_float(float_from_bits(normal + (1 << 23)) - float_from_bits(113u << 23));
+    uint32_t bits = exponent == 0x0f800000u ? special : exponent == 0 ? small : normal;
+    return float_from_bits(bits | (uint32_t)(half & 0x8000) << 16);
+}
+
+SDV_TARGET void SDV_EXPORT(sdv_half_to_float_)(const uint16_t *source, float *target, ptrdiff_t count) {
+    for (ptrdiff_t i = 0; i < count; i++) target[i] = half_to_float(source[i]);
+}
+
+SDV_TARGET void SDV_EXPORT(sdv_bfloat16_to_float_)(const uint16_t *source, float *target, ptrdiff_t count) {
+    for (ptrdiff_t i = 0; i < count; i++) target[i] = float_from_bits((uint32_t)source[i] << 16);
+}
+

@@ -47,31 +47,33 @@ public enum KernelSet: String, CaseIterable, Sendable {
 /// share one C source, so their signatures are equal and a table of function values replaces a switch
 /// at every call site.
 struct KernelTable: Sendable {
-    typealias GEMM = @Sendable (_ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+    typealias GEMM = @convention(c) (_ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                                 _ a: UnsafePointer<Float>?, _ aRowStride: Int, _ aColumnStride: Int,
                                 _ b: UnsafePointer<Float>?, _ bRowStride: Int, _ bColumnStride: Int, _ beta: Float,
                                 _ rowBias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int,
                                 _ workspace: UnsafeMutablePointer<Float>?) -> Void
-    typealias ConvolutionGEMM = @Sendable (_ m: Int, _ n: Int, _ k: Int, _ weights: UnsafePointer<Float>?,
+    typealias ConvolutionGEMM = @convention(c) (_ m: Int, _ n: Int, _ k: Int, _ weights: UnsafePointer<Float>?,
                                            _ input: UnsafePointer<Float>?, _ height: Int, _ width: Int, _ kernelHeight: Int,
                                            _ kernelWidth: Int, _ strideY: Int, _ strideX: Int, _ padY: Int, _ padX: Int,
                                            _ outWidth: Int, _ firstPixel: Int, _ rowBias: UnsafePointer<Float>?,
                                            _ c: UnsafeMutablePointer<Float>?, _ ldc: Int,
                                            _ workspace: UnsafeMutablePointer<Float>?) -> Void
-    typealias WinogradWeightTransform = @Sendable (_ weights: UnsafePointer<Float>?, _ firstOut: Int, _ endOut: Int,
+    typealias WinogradWeightTransform = @convention(c) (_ weights: UnsafePointer<Float>?, _ firstOut: Int, _ endOut: Int,
                                                    _ outChannelCount: Int, _ inChannels: Int,
                                                    _ transformed: UnsafeMutablePointer<Float>?) -> Void
-    typealias WinogradInputTransform = @Sendable (_ input: UnsafePointer<Float>?, _ height: Int, _ width: Int,
+    typealias WinogradInputTransform = @convention(c) (_ input: UnsafePointer<Float>?, _ height: Int, _ width: Int,
                                                   _ firstChannel: Int, _ endChannel: Int, _ inChannels: Int,
                                                   _ firstTileRow: Int, _ tileRows: Int, _ tilesX: Int,
                                                   _ transformed: UnsafeMutablePointer<Float>?,
                                                   _ scratch: UnsafeMutablePointer<Float>?) -> Void
-    typealias WinogradOutputTransform = @Sendable (_ products: UnsafePointer<Float>?, _ firstChannel: Int,
+    typealias WinogradOutputTransform = @convention(c) (_ products: UnsafePointer<Float>?, _ firstChannel: Int,
                                                    _ endChannel: Int, _ outChannels: Int, _ firstTileRow: Int,
                                                    _ tileRows: Int, _ tilesX: Int, _ bias: UnsafePointer<Float>?,
                                                    _ output: UnsafeMutablePointer<Float>?, _ height: Int,
                                                    _ width: Int) -> Void
-    typealias RowOperation = @Sendable (_ row: UnsafeMutablePointer<Float>?, _ count: Int) -> Void
+    typealias RowOperation = @convention(c) (_ row: UnsafeMutablePointer<Float>?, _ count: Int) -> Void
+    typealias Widening = @convention(c) (_ source: UnsafePointer<UInt16>?, _ target: UnsafeMutablePointer<Float>?,
+                                    _ count: Int) -> Void
 
     let set: KernelSet
     /// SIMD width of the GEMM micro-kernel this set runs.
@@ -85,6 +87,9 @@ struct KernelTable: Sendable {
     let softmaxRow: RowOperation
     /// e^x in place with the set's vector exp (~1 ulp).
     let exp: RowOperation
+    /// Exact IEEE half / bfloat16 -> float of bit patterns in host order.
+    let halfToFloat: Widening
+    let bfloat16ToFloat: Widening
 
     #if arch(x86_64)
     static let avx512 = KernelTable(
@@ -93,7 +98,8 @@ struct KernelTable: Sendable {
         winogradWeightTransform: sdv_winograd_weight_transform_avx512,
         winogradInputTransform: sdv_winograd_input_transform_avx512,
         winogradOutputTransform: sdv_winograd_output_transform_avx512,
-        softmaxRow: sdv_softmax_row_avx512, exp: sdv_exp_avx512)
+        softmaxRow: sdv_softmax_row_avx512, exp: sdv_exp_avx512,
+        halfToFloat: sdv_half_to_float_avx512, bfloat16ToFloat: sdv_bfloat16_to_float_avx512)
 
     static let avx2 = KernelTable(
         set: .avx2, vectorWidth: sdv_vector_width_avx2(), workspaceCount: sdv_workspace_count_avx2(),
@@ -101,7 +107,8 @@ struct KernelTable: Sendable {
         winogradWeightTransform: sdv_winograd_weight_transform_avx2,
         winogradInputTransform: sdv_winograd_input_transform_avx2,
         winogradOutputTransform: sdv_winograd_output_transform_avx2,
-        softmaxRow: sdv_softmax_row_avx2, exp: sdv_exp_avx2)
+        softmaxRow: sdv_softmax_row_avx2, exp: sdv_exp_avx2,
+        halfToFloat: sdv_half_to_float_avx2, bfloat16ToFloat: sdv_bfloat16_to_float_avx2)
     #endif
 
     static let portable = KernelTable(
@@ -110,7 +117,8 @@ struct KernelTable: Sendable {
         winogradWeightTransform: sdv_winograd_weight_transform_portable,
         winogradInputTransform: sdv_winograd_input_transform_portable,
         winogradOutputTransform: sdv_winograd_output_transform_portable,
-        softmaxRow: sdv_softmax_row_portable, exp: sdv_exp_portable)
+        softmaxRow: sdv_softmax_row_portable, exp: sdv_exp_portable,
+        halfToFloat: sdv_half_to_float_portable, bfloat16ToFloat: sdv_bfloat16_to_float_portable)
 
     /// Scratch floats the Winograd input transform needs per call (every set uses the same layout).
     static func winogradInputScratchCount(tilesX: Int) -> Int {

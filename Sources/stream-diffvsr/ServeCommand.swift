@@ -73,10 +73,12 @@ struct ServeCommand: ParsableCommand {
             settings.tileBlending = tilingOptions.tileBlending
             settings.threads = threads
             let tools = try FFmpegTools.locate()
+            let loadStart = Date()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try PipelineProvider(settings: settings)
+            let loaded = String(format: "model loaded in %.2f s", Date().timeIntervalSince(loadStart))
             let server = try WebServer(configuration: configuration, provider: provider, tools: tools)
             defer { server.stop() }
-            FileHandle.standardError.write(Data("serving \(provider.modelName) on http://\(configuration.host):\(configuration.port)/\n".utf8))
+            FileHandle.standardError.write(Data("serving \(provider.modelName) on http://\(configuration.host):\(configuration.port)/ (\(loaded))\n".utf8))
             try runUntilStopped(server)
         } catch {
             throw exitWithError(error)

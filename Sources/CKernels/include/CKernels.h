@@ -55,7 +55,10 @@ static inline ptrdiff_t sdv_winograd_input_scratch_count(ptrdiff_t tilesX) { ret
     /* In-place softmax of one row, max-subtracted like PyTorch (a row of -inf becomes NaN). */             \
     void sdv_softmax_row_##suffix(float *row, ptrdiff_t count);                                             \
     /* e^x in place (~1 ulp; underflows to 0 through the subnormals, overflows to +inf). */                 \
-    void sdv_exp_##suffix(float *values, ptrdiff_t count);
+    void sdv_exp_##suffix(float *values, ptrdiff_t count);                                                  \
+    /* Exact widening of `count` IEEE half / bfloat16 values (bit patterns, host order) to float. */      \
+    void sdv_half_to_float_##suffix(const uint16_t *source, float *target, ptrdiff_t count);               \
+    void sdv_bfloat16_to_float_##suffix(const uint16_t *source, float *target, ptrdiff_t count);
 
 #if defined(__x86_64__)
 SDV_DECLARE_KERNELS(avx512)
