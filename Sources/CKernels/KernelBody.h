@@ -669,3 +669,79 @@ SDV_TARGET void SDV_EXPORT(sdv_bfloat16_to_float_)(const uint16_t *source, float
     for (ptrdiff_t i = 0; i < count; i++) target[i] = float_from_bits((uint32_t)source[i] << 16);
 }
 
+// MARK: Activations (16 lanes at a time; a tail goes through a zero-padded block)
+
+SDV_INLINE v16f select16(v16i mask, v16f ifTrue, v16f ifFalse) {
+    return (v16f)(((v16i)ifTrue & mask) | ((v16i)ifFalse & ~mask));
+}
+
+/// 1 - erf(|x|) by the Chebyshev fit erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2) (relative error
+/// below 1.2e-7 over the whole tail): computing the complement directly keeps GELU's negative tail
+/// accurate instead of cancelling in 1 + erf.
+SDV_INLINE v16f erfc_of_magnitude(v16f x) {
+    v16f z = (v16f)((v16i)x & 0x7fffffff);
+    v16f t = 1.0f / (1.0f + 0.5f * z);
+    v16f p = splat16(0.17087277f);
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    return t * exp16(p - z * z);
+}
+
+/// tanh as Cephes' tanhf: an odd polynomial below |x| = 0.625, 1 - 2 / (e^(2|x|) + 1) with x's sign above.
+SDV_INLINE v16f tanh16(v16f x) {
+    v16i sign = (v16i)x & (int32_t)0x80000000;
+    v16f magnitude = (v16f)((v16i)x & 0x7fffffff);
+    v16f square = x * x;
+    v16f p = splat16(-5.70498872745e-3f);
+    p = p * square + 2.06390887954e-2f;
+    p = p * square - 5.37397155531e-2f;
+    p = p * square + 1.33314422036e-1f;
+    p = p * square - 3.33332819422e-1f;
+    v16f small = p * square * x + x;
+    v16f large = 1.0f - 2.0f / (exp16(2.0f * magnitude) + 1.0f);
+    // Both forms with x's sign (the polynomial would turn -0 into +0).
+    return (v16f)((v16i)select16(magnitude < 0.625f, (v16f)((v16i)small & 0x7fffffff), large) | sign);
+}
+
+SDV_INLINE v16f activation16(int32_t activation, v16f x) {
+    v16f y;
+    switch (activation) {
+    case SDV_ACTIVATION_RELU: return select16(x < 0.0f, splat16(0), x);
+    case SDV_ACTIVATION_SILU: y = x / (1.0f + exp16(-x)); break;
+    case SDV_ACTIVATION_SIGMOID: y = 1.0f / (1.0f + exp16(-x)); break;
+    case SDV_ACTIVATION_TANH: y = tanh16(x); break;
+    case SDV_ACTIVATION_EXP: y = exp16(x); break;
+    case SDV_ACTIVATION_GELU: {
+        // 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(|x| / sqrt 2) below zero, 0.5 x (2 - erfc) above.
+        v16f complement = erfc_of_magnitude(x * 0.70710678118654752f);
+        y = 0.5f * x * select16(x > 0.0f, 2.0f - complement, complement);
+        break;
+    }
+    case SDV_ACTIVATION_GELU_TANH: {
+        v16f u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
+        y = x / (1.0f + exp16(-2.0f * u));
+        break;
+    }
+    default: y = x / (1.0f + exp16(-1.702f * x)); break;  // SDV_ACTIVATION_QUICK_GELU
+    }
+    // NaN in, NaN out (exp16's clamps are not NaN-aware).
+    return select16(x != x, x, y);
+}
+
+SDV_TARGET void SDV_EXPORT(sdv_activation_)(int32_t activation, const float *input, float *output, ptrdiff_t count) {
+    ptrdiff_t index = 0;
+    for (; index + 16 <= count; index += 16) store16(output + index, activation16(activation, load16(input + index)));
+    if (index < count) {
+        float block[16] = {0};
+        memcpy(block, input + index, sizeof(float) * (count - index));
+        store16(block, activation16(activation, load16(block)));
+        memcpy(output + index, block, sizeof(float) * (count - index));
+    }
+}

@@ -72,6 +72,8 @@ struct KernelTable: Sendable {
                                                    _ output: UnsafeMutablePointer<Float>?, _ height: Int,
                                                    _ width: Int) -> Void
     typealias RowOperation = @convention(c) (_ row: UnsafeMutablePointer<Float>?, _ count: Int) -> Void
+    typealias Activation = @convention(c) (_ activation: Int32, _ input: UnsafePointer<Float>?,
+                                          _ output: UnsafeMutablePointer<Float>?, _ count: Int) -> Void
     typealias Widening = @convention(c) (_ source: UnsafePointer<UInt16>?, _ target: UnsafeMutablePointer<Float>?,
                                     _ count: Int) -> Void
 
@@ -90,6 +92,8 @@ struct KernelTable: Sendable {
     /// Exact IEEE half / bfloat16 -> float of bit patterns in host order.
     let halfToFloat: Widening
     let bfloat16ToFloat: Widening
+    /// One of the SDV_ACTIVATION_* functions (SiLU, GELU, tanh, ...) on 16 lanes.
+    let activation: Activation
 
     #if arch(x86_64)
     static let avx512 = KernelTable(
@@ -99,7 +103,8 @@ struct KernelTable: Sendable {
         winogradInputTransform: sdv_winograd_input_transform_avx512,
         winogradOutputTransform: sdv_winograd_output_transform_avx512,
         softmaxRow: sdv_softmax_row_avx512, exp: sdv_exp_avx512,
-        halfToFloat: sdv_half_to_float_avx512, bfloat16ToFloat: sdv_bfloat16_to_float_avx512)
+        halfToFloat: sdv_half_to_float_avx512, bfloat16ToFloat: sdv_bfloat16_to_float_avx512,
+        activation: sdv_activation_avx512)
 
     static let avx2 = KernelTable(
         set: .avx2, vectorWidth: sdv_vector_width_avx2(), workspaceCount: sdv_workspace_count_avx2(),
@@ -108,7 +113,8 @@ struct KernelTable: Sendable {
         winogradInputTransform: sdv_winograd_input_transform_avx2,
         winogradOutputTransform: sdv_winograd_output_transform_avx2,
         softmaxRow: sdv_softmax_row_avx2, exp: sdv_exp_avx2,
-        halfToFloat: sdv_half_to_float_avx2, bfloat16ToFloat: sdv_bfloat16_to_float_avx2)
+        halfToFloat: sdv_half_to_float_avx2, bfloat16ToFloat: sdv_bfloat16_to_float_avx2,
+        activation: sdv_activation_avx2)
     #endif
 
     static let portable = KernelTable(
@@ -118,7 +124,8 @@ struct KernelTable: Sendable {
         winogradInputTransform: sdv_winograd_input_transform_portable,
         winogradOutputTransform: sdv_winograd_output_transform_portable,
         softmaxRow: sdv_softmax_row_portable, exp: sdv_exp_portable,
-        halfToFloat: sdv_half_to_float_portable, bfloat16ToFloat: sdv_bfloat16_to_float_portable)
+        halfToFloat: sdv_half_to_float_portable, bfloat16ToFloat: sdv_bfloat16_to_float_portable,
+        activation: sdv_activation_portable)
 
     /// Scratch floats the Winograd input transform needs per call (every set uses the same layout).
     static func winogradInputScratchCount(tilesX: Int) -> Int {

@@ -30,7 +30,7 @@ extension Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         let count = shape.reduce(1, *)
         if let buffer = device.backend.makeBuffer(wrapping: bytes, count: count, elementType: elementType, owner: owner) {
-            self.init(shape: shape, storage: TensorStorage(device: device, buffer: buffer))
+            self.init(shape: shape, storage: TensorStorage(device: device, buffer: buffer, isReadOnly: true))
         } else {
             self.init(shape: shape, elementType: elementType, on: device) {
                 $0.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: count * elementType.byteSize))

@@ -5,7 +5,8 @@ import XCTest
 
 /// fp32 tensors of a mapped safetensors file are used in place, the rest converted: both must read
 /// the file's values, whatever the alignment the header length leaves the data at, and stay valid
-/// after the file's StateDict is gone (the tensors keep the mapping alive).
+/// after the file's StateDict is gone (the tensors keep the mapping alive); in-place updates never write
+/// the mapping.
 final class MappedLoadingTests: XCTestCase {
     /// A safetensors file with a float32 [3, 5] tensor, a float16 [4] tensor (1, -2, the smallest
     /// subnormal, the largest finite) and a bfloat16 [2] tensor (1, -123.5),
@@ -42,6 +43,17 @@ final class MappedLoadingTests: XCTestCase {
             // An operation on the in-place weight reads the file's values and writes a tensor of its own.
             let doubled = weight * 2
             XCTAssertEqual(try doubled.scalars, file.floats.map { $0 * 2 })
+            // In-place updates of a tensor over read-only mapped memory copy it first, even when nothing
+            // else shares it.
+            var updated = try XCTUnwrap(StateDict(safetensors: file.path).tensor("w"))
+            updated += doubled
+            updated.add(doubled, scaledBy: 0.5)
+            updated.replaceWindow(row: 0, column: 0, with: Tensor(shape: [1, 1], scalars: [7]))
+            let expected = file.floats.map { value -> Float in
+                let twice = value * 2, sum = value + twice
+                return sum + 0.5 * twice
+            }
+            XCTAssertEqual(try updated.scalars, [7] + expected.dropFirst())
             XCTAssertEqual(try weight.scalars, file.floats)
         }
     }

@@ -11,6 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// Elementwise activations of `sdv_activation_*`, as PyTorch defines them (NaN stays NaN).
+enum {
+    SDV_ACTIVATION_RELU = 0,
+    SDV_ACTIVATION_SILU = 1,
+    SDV_ACTIVATION_SIGMOID = 2,
+    SDV_ACTIVATION_TANH = 3,
+    SDV_ACTIVATION_EXP = 4,
+    SDV_ACTIVATION_GELU = 5,       /* the exact erf form */
+    SDV_ACTIVATION_GELU_TANH = 6,  /* the tanh approximation */
+    SDV_ACTIVATION_QUICK_GELU = 7  /* x sigmoid(1.702 x) */
+};
+
 /// Floats of scratch the Winograd input transform needs for rows of `tilesX` tiles (every copy).
 static inline ptrdiff_t sdv_winograd_input_scratch_count(ptrdiff_t tilesX) { return 8 * (tilesX + 32); }
 
@@ -58,7 +70,9 @@ static inline ptrdiff_t sdv_winograd_input_scratch_count(ptrdiff_t tilesX) { ret
     void sdv_exp_##suffix(float *values, ptrdiff_t count);                                                  \
     /* Exact widening of `count` IEEE half / bfloat16 values (bit patterns, host order) to float. */      \
     void sdv_half_to_float_##suffix(const uint16_t *source, float *target, ptrdiff_t count);               \
-    void sdv_bfloat16_to_float_##suffix(const uint16_t *source, float *target, ptrdiff_t count);
+    void sdv_bfloat16_to_float_##suffix(const uint16_t *source, float *target, ptrdiff_t count);            \
+    /* One of the SDV_ACTIVATION_* functions of `count` floats (output may be input). */                  \
+    void sdv_activation_##suffix(int32_t activation, const float *input, float *output, ptrdiff_t count);
 
 #if defined(__x86_64__)
 SDV_DECLARE_KERNELS(avx512)
