@@ -9,26 +9,11 @@
 //   Checkpoints (safetensors, torch pickle, strict state dicts)   Hub
 //   TensorEngine (Tensor, Device, operations: the device boundary)
 //   BackendInterface (the ComputeBackend protocol)
-//   CPUBackend <- Kernels{AVX512,AVX2,Portable} (one source tree, per-ISA builds)
+//   CPUBackend <- CKernels (one C source, compiled per ISA through `target` attributes: no compiler
+//                 flags, so the package can be depended on by version)
 //   VulkanBackend (GLSL kernels as SPIR-V) <- CVulkanRuntime (loader via dlopen)
 import PackageDescription
 
-/// The GEMM/convolution micro-kernels are written once (Sources/KernelSources) and compiled three
-/// times with different target CPUs; CPUBackend picks one at run time from the CPU flags in /proc/cpuinfo. Without a target
-/// CPU the SIMD16 code is scalarised, so the flags are what makes the engine fast.
-#if arch(x86_64)
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]
-let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
-#else
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-O"])]
-let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-O"])]
-#endif
-/// The kernels are optimised in debug builds too: unoptimised SIMD code is ~100x slower, which would
-/// make the debug test suite crawl through every convolution.
-let portableFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
-/// The engine and the networks are number crunching too: optimised in every configuration so that the
-/// debug test suite runs real models in seconds, not minutes.
-let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 /// The engine and its backends hand raw buffers to worker threads, which strict concurrency checking cannot
 /// express without wrapping every pointer: they stay in the Swift 5 language mode; every other target is Swift 6.
 let rawPointerSettings: [SwiftSetting] = [.swiftLanguageMode(.v5)]
@@ -53,18 +38,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        .target(name: "KernelsAVX512", path: "Sources/KernelsAVX512", swiftSettings: avx512Flags + rawPointerSettings),
-        .target(name: "KernelsAVX2", path: "Sources/KernelsAVX2", swiftSettings: avx2Flags + rawPointerSettings),
-        .target(name: "KernelsPortable", path: "Sources/KernelsPortable", swiftSettings: portableFlags + rawPointerSettings),
-        .target(name: "BackendInterface", swiftSettings: numericFlags + rawPointerSettings),
-        .target(name: "CPUBackend", dependencies: ["BackendInterface", "KernelsAVX512", "KernelsAVX2", "KernelsPortable"],
-                swiftSettings: numericFlags + rawPointerSettings),
+        .target(name: "CKernels"),
+        .target(name: "BackendInterface", swiftSettings: rawPointerSettings),
+        .target(name: "CPUBackend", dependencies: ["BackendInterface", "CKernels"], swiftSettings: rawPointerSettings),
         /// The Vulkan plumbing in C (see its header); built without the Vulkan headers it reports that.
         .target(name: "CVulkanRuntime", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "VulkanBackend", dependencies: ["BackendInterface", "CVulkanRuntime"], exclude: ["Shaders"],
                 swiftSettings: rawPointerSettings),
         .target(name: "TensorEngine", dependencies: ["BackendInterface", "CPUBackend", "VulkanBackend"],
-                swiftSettings: numericFlags + rawPointerSettings),
+                swiftSettings: rawPointerSettings),
         .target(name: "Checkpoints", dependencies: ["BackendInterface", "TensorEngine", "ZIPFoundation"]),
         .target(name: "Hub", dependencies: [
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -75,7 +57,7 @@ let package = Package(
         .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "Media", dependencies: ["CLibPNG", "CLibJPEG"]),
         .target(name: "VideoJobs", dependencies: ["Media", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"], swiftSettings: numericFlags),
+        .target(name: "Models", dependencies: ["TensorEngine", "Checkpoints"]),
         .target(name: "StreamDiffVSR", dependencies: [
             "Models", "Checkpoints", "Hub", "Media", "TensorEngine", .product(name: "Crypto", package: "swift-crypto"),
         ]),

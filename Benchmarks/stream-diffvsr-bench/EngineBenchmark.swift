@@ -28,6 +28,16 @@ func convolutionCase(_ inChannels: Int, _ outChannels: Int, height: Int, width: 
     }
 }
 
+/// `nn.Linear` on `tokens` rows with the weight in the checkpoint's [out, in] layout (read in place
+/// from a mapped fp32 checkpoint): the UNet's feed-forward at an 8x8 latent has 64 tokens.
+func linearCase(tokens: Int, inFeatures: Int, outFeatures: Int) -> Case {
+    Case(name: "linear \(tokens)x\(inFeatures)->\(outFeatures)", flops: 2 * Double(tokens * inFeatures * outFeatures)) { device in
+        let x = randomTensor([tokens, inFeatures], on: device)
+        let weight = randomTensor([outFeatures, inFeatures], on: device), bias = randomTensor([outFeatures], on: device)
+        return { _ = linear(x, weight: weight, bias: bias) }
+    }
+}
+
 func attentionCase(tokens: Int, channels: Int, heads: Int) -> Case {
     // QKᵀ and P·V; the softmax is not counted.
     Case(name: "attention \(tokens)x\(channels) \(heads) heads", flops: 4 * Double(tokens * tokens * channels)) { device in
@@ -63,6 +73,8 @@ func runEngineBenchmark(options: BenchmarkOptions) {
         convolutionCase(512, 512, height: 16, width: 16),
         convolutionCase(512, 512, height: 32, width: 32),
         attentionCase(tokens: 920, channels: 1024, heads: 8),
+        linearCase(tokens: 64, inFeatures: 1280, outFeatures: 10240),
+        linearCase(tokens: 920, inFeatures: 1024, outFeatures: 1024),
     ]
 
     let clock = estimatedClockGHz(addLatency: options.addLatency)

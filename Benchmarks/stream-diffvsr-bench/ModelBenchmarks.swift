@@ -98,3 +98,44 @@ func runModelBenchmark(_ name: String, options: BenchmarkOptions) throws {
         print("\(name) \(height)x\(width)\t\(String(format: "%.3f", seconds))\t\(String(format: "%.0f", peakResidentMiB()))")
     }
 }
+
+/// Loads the four networks of the pipeline (UNet, ControlNet, the temporal autoencoder, the CLIP text
+/// encoder) strictly from `--models`, one after the other as the pipeline does, and prints each
+/// component's seconds and the total: the "ready in seconds" measure (warm page cache after a first run).
+func runLoadBenchmark(options: BenchmarkOptions) throws {
+    let root = URL(fileURLWithPath: options.models)
+    let device = options.device
+    func weights(_ component: String, _ file: String) -> String { root.appendingPathComponent(component).appendingPathComponent(file).path }
+    func config(_ component: String, _ file: String = "config.json") -> URL { root.appendingPathComponent(component).appendingPathComponent(file) }
+    var seconds: [(String, Double)] = []
+    var models: [Any] = []
+    func timed(_ name: String, _ load: () throws -> Any) rethrows {
+        let start = now(CLOCK_MONOTONIC)
+        models.append(try load())
+        seconds.append((name, now(CLOCK_MONOTONIC) - start))
+    }
+    let total = now(CLOCK_MONOTONIC)
+    try timed("unet") {
+        let unetConfig = try UNet2DConditionConfig.load(from: config("unet"))
+        return try loadStrictly(weights("unet", "diffusion_pytorch_model.safetensors"), device: device) { UNet2DCondition(config: unetConfig, weights: $0) }
+    }
+    try timed("controlnet") {
+        let controlConfig = try ControlNetConfig.load(from: config("controlnet"))
+        return try loadStrictly(weights("controlnet", "diffusion_pytorch_model.safetensors"), device: device) { ControlNet(config: controlConfig, weights: $0) }
+    }
+    try timed("vae") {
+        let vaeConfig = try TemporalAutoencoderTinyConfig.load(from: config("vae"))
+        return try loadStrictly(weights("vae", "diffusion_pytorch_model.safetensors"), device: device) { TemporalAutoencoderTiny(config: vaeConfig, weights: $0) }
+    }
+    try timed("text_encoder") {
+        let textConfig = try CLIPTextConfig.load(from: config("text_encoder"))
+        return try loadStrictly(weights("text_encoder", "model.safetensors"), device: device, ignoring: CLIPTextEncoder.isIgnorableKey) {
+            CLIPTextEncoder(config: textConfig, weights: $0)
+        }
+    }
+    let elapsed = now(CLOCK_MONOTONIC) - total
+    print("# load \(options.models): " + seconds.map { "\($0.0) \(String(format: "%.2f", $0.1)) s" }.joined(separator: ", ")
+          + "; RSS \(String(format: "%.0f", currentResidentMiB() ?? 0)) MiB")
+    print("load\t\(String(format: "%.3f", elapsed))\t\(String(format: "%.0f", peakResidentMiB()))")
+    withExtendedLifetime(models) {}
+}

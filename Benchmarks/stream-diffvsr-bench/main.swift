@@ -5,6 +5,7 @@
 //   stream-diffvsr-bench unet|controlnet|decoder HxW --models DIR         one forward at latent HxW
 //   stream-diffvsr-bench features HxW --models DIR                        decoder guidance features of an HxW image
 //   stream-diffvsr-bench raft HxW --flow raft.pth                         one RAFT-large flow of two HxW images
+//   stream-diffvsr-bench load --models DIR                                seconds to load the four networks
 //   stream-diffvsr-bench pipeline --model DIR --flow raft.pth [--frames N] [--size WxH] [--tile auto|none|N]
 //                        [--max-memory BYTES] [--tile-blending latent|output] [--steps N]
 //                        [--compare-cpu N]   (PSNR of the first N frames against the CPU engine)
@@ -51,7 +52,7 @@ func parseSize(_ text: String, widthFirst: Bool = false) -> (height: Int, width:
     return widthFirst ? (parts[1], parts[0]) : (parts[0], parts[1])
 }
 
-let subcommands: Set = ["engine", "unet", "controlnet", "decoder", "features", "raft", "pipeline", "seam"]
+let subcommands: Set = ["engine", "load", "unet", "controlnet", "decoder", "features", "raft", "pipeline", "seam"]
 var options = BenchmarkOptions()
 var command: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
@@ -90,6 +91,7 @@ do {
     case "engine": runEngineBenchmark(options: options)
     case "pipeline": try runPipelineBenchmark(options: options)
     case "seam": try runSeamBenchmark(options: options)
+    case "load": try runLoadBenchmark(options: options)
     case let model: try runModelBenchmark(model, options: options)
     }
 } catch {

@@ -31,6 +31,12 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// CPU the closure writes the buffer's own memory).
     func makeBuffer(count: Int, elementType: ElementType,
                     initialize: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> BackendBuffer
+    /// A read-only buffer over `count` elements of host memory at `bytes` that stay valid while `owner`
+    /// lives (a mapped checkpoint), used in place without a copy; nil when the backend cannot compute
+    /// on host memory (a GPU) or the address is not aligned for the element type, and the caller uploads
+    /// a copy instead. Operations never write such a buffer (weights are only ever operands).
+    func makeBuffer(wrapping bytes: UnsafeRawPointer, count: Int, elementType: ElementType,
+                    owner: AnyObject & Sendable) -> BackendBuffer?
     /// Runs `body` on the buffer's bytes after every pending operation has finished (a download).
     func read<Result>(_ buffer: BackendBuffer, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result
     /// Waits for every pending operation and reports a sticky failure.
@@ -116,4 +122,10 @@ public protocol ComputeBackend: AnyObject, Sendable {
     /// per level the pooled keys [levelHeight * levelWidth, channels].
     func correlationLookupOnDemand(_ parameters: CorrelationLookupParameters, queries: BackendBuffer,
                                    keys: [BackendBuffer], coordinates: BackendBuffer, into output: BackendBuffer)
+}
+
+extension ComputeBackend {
+    /// Backends without host-visible memory copy every upload.
+    public func makeBuffer(wrapping bytes: UnsafeRawPointer, count: Int, elementType: ElementType,
+                           owner: AnyObject & Sendable) -> BackendBuffer? { nil }
 }

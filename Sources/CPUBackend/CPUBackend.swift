@@ -11,6 +11,8 @@ final class CPUBuffer: BackendBuffer, @unchecked Sendable {
     let elementType: ElementType
     let count: Int
     let raw: UnsafeMutableRawPointer
+    /// What keeps borrowed memory alive (a mapped checkpoint); nil when this buffer owns `raw`.
+    private let owner: (AnyObject & Sendable)?
 
     init(count: Int, elementType: ElementType) {
         self.count = count
@@ -21,9 +23,20 @@ final class CPUBuffer: BackendBuffer, @unchecked Sendable {
             fatalError("CPUBackend: cannot allocate \(bytes) bytes")
         }
         raw = pointer
+        owner = nil
     }
 
-    deinit { free(raw) }
+    /// Borrowed, read-only memory (the kernels only read weights).
+    init(wrapping bytes: UnsafeRawPointer, count: Int, elementType: ElementType, owner: AnyObject & Sendable) {
+        self.count = count
+        self.elementType = elementType
+        raw = UnsafeMutableRawPointer(mutating: bytes)
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { free(raw) }
+    }
 
     /// The elements of a float32 buffer.
     var floats: UnsafeMutablePointer<Float> {
@@ -70,6 +83,39 @@ public final class CPUBackend: ComputeBackend {
         let buffer = CPUBuffer(count: count, elementType: elementType)
         try initialize(UnsafeMutableRawBufferPointer(start: buffer.raw, count: count * elementType.byteSize))
         return buffer
+    }
+
+    /// Widens `count` little-endian IEEE half or bfloat16 values at `source` (any alignment) into floats
+    /// with this CPU's fastest kernels (the checkpoint reader's bulk path; `.float32` copies).
+    public static func widenToFloat(_ source: UnsafeRawPointer, from elementType: ElementType, count: Int,
+                                    into target: UnsafeMutablePointer<Float>) {
+        guard elementType != .float32 else {
+            UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count * 4)
+            return
+        }
+        let kernels = KernelSet.preferred.table
+        let widen = elementType == .float16 ? kernels.halfToFloat : kernels.bfloat16ToFloat
+        if Int(bitPattern: source) % 2 == 0 {
+            widen(source.assumingMemoryBound(to: UInt16.self), target, count)
+        } else {
+            // An odd address (a torch storage may start anywhere): widen through an aligned block.
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 4096) { block in
+                var start = 0
+                while start < count {
+                    let length = min(4096, count - start)
+                    UnsafeMutableRawPointer(block.baseAddress!).copyMemory(from: source + 2 * start, byteCount: 2 * length)
+                    widen(block.baseAddress!, target + start, length)
+                    start += length
+                }
+            }
+        }
+    }
+
+    /// Checkpoint weights are used straight from the file mapping when they are aligned for their type.
+    public func makeBuffer(wrapping bytes: UnsafeRawPointer, count: Int, elementType: ElementType,
+                           owner: AnyObject & Sendable) -> BackendBuffer? {
+        guard Int(bitPattern: bytes) % elementType.byteSize == 0 else { return nil }
+        return CPUBuffer(wrapping: bytes, count: count, elementType: elementType, owner: owner)
     }
 
     public func read<Result>(_ buffer: BackendBuffer, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {

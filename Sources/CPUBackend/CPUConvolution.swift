@@ -34,7 +34,7 @@ extension CPUBackend {
                     let (channels, columns) = split.range(of: part)
                     BufferPool.gemmWorkspaces.withBuffer(floats: BufferPool.gemmWorkspaceFloats) { workspace in
                         kernels.convolutionGEMM(
-                            kernels.vectorWidth, channels.count, columns.count, reduction,
+                            channels.count, columns.count, reduction,
                             w + channels.lowerBound * reduction, imageInput, p.height, p.width,
                             p.kernelHeight, p.kernelWidth, p.strideY, p.strideX, p.paddingY, p.paddingX, outWidth,
                             columns.lowerBound, biasData.map { $0 + channels.lowerBound },

@@ -56,7 +56,7 @@ extension CPUBackend {
             for part in parts {
                 let (rows, columns) = split.range(of: part)
                 BufferPool.gemmWorkspaces.withBuffer(floats: BufferPool.gemmWorkspaceFloats) { workspace in
-                    kernels.gemm(kernels.vectorWidth, rows.count, columns.count, k, alpha,
+                    kernels.gemm(rows.count, columns.count, k, alpha,
                                  a + rows.lowerBound * aRowStride, aRowStride, aColumnStride,
                                  b + columns.lowerBound * bColumnStride, bRowStride, bColumnStride,
                                  beta, rowBias.map { $0 + rows.lowerBound },

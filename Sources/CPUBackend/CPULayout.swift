@@ -59,9 +59,9 @@ extension CPUBackend {
             }
         case (let reduced, .float32):
             let (s, t) = (from.raw.assumingMemoryBound(to: UInt16.self), to.raw.assumingMemoryBound(to: Float.self))
-            let convert = reduced == .float16 ? floatFromHalfBits : floatFromBFloat16Bits
+            let widen = reduced == .float16 ? kernels.halfToFloat : kernels.bfloat16ToFloat
             pool.forEachChunk(count, minimumChunk: 1 << 16) { range in
-                for i in range { t[i] = convert(s[i]) }
+                widen(s + range.lowerBound, t + range.lowerBound, range.count)
             }
         case (let source, let target):
             let (s, t) = (from.raw.assumingMemoryBound(to: UInt16.self), to.raw.assumingMemoryBound(to: UInt16.self))

@@ -1,9 +1,7 @@
+import CKernels
 import Foundation
-import KernelsAVX2
-import KernelsAVX512
-import KernelsPortable
 
-/// The per-ISA builds of Sources/KernelSources. Swift has no inline assembly for CPUID / XGETBV, so
+/// The per-ISA copies of the C kernels (Sources/CKernels). Swift has no inline assembly for CPUID / XGETBV, so
 /// the OS's report is used instead: Linux lists `avx512f` in /proc/cpuinfo only when the kernel
 /// enabled the AVX-512 register state in XCR0, macOS answers `hw.optional.*` the same way.
 public enum KernelSet: String, CaseIterable, Sendable {
@@ -34,39 +32,50 @@ public enum KernelSet: String, CaseIterable, Sendable {
 
     var table: KernelTable {
         switch self {
+        #if arch(x86_64)
         case .avx512: .avx512
         case .avx2: .avx2
+        #else
+        case .avx512, .avx2: preconditionFailure("KernelSet: \(self) kernels exist on x86-64 only")
+        #endif
         case .portable: .portable
         }
     }
 }
 
-/// One kernel set's entry points. The three builds share one source, so their signatures are equal and
-/// a table of function values replaces a switch at every call site.
+/// One kernel set's entry points: the copy of CKernels compiled for that instruction set. The copies
+/// share one C source, so their signatures are equal and a table of function values replaces a switch
+/// at every call site.
 struct KernelTable: Sendable {
-    typealias GEMM = @Sendable (_ vectorWidth: Int, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
-                                _ a: UnsafePointer<Float>, _ aRowStride: Int, _ aColumnStride: Int,
-                                _ b: UnsafePointer<Float>, _ bRowStride: Int, _ bColumnStride: Int, _ beta: Float,
-                                _ rowBias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-                                _ workspace: UnsafeMutablePointer<Float>) -> Void
-    typealias ConvolutionGEMM = @Sendable (_ vectorWidth: Int, _ m: Int, _ n: Int, _ k: Int, _ weights: UnsafePointer<Float>,
-                                           _ input: UnsafePointer<Float>, _ height: Int, _ width: Int, _ kernelHeight: Int,
+    typealias GEMM = @convention(c) (_ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                                _ a: UnsafePointer<Float>?, _ aRowStride: Int, _ aColumnStride: Int,
+                                _ b: UnsafePointer<Float>?, _ bRowStride: Int, _ bColumnStride: Int, _ beta: Float,
+                                _ rowBias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>?, _ ldc: Int,
+                                _ workspace: UnsafeMutablePointer<Float>?) -> Void
+    typealias ConvolutionGEMM = @convention(c) (_ m: Int, _ n: Int, _ k: Int, _ weights: UnsafePointer<Float>?,
+                                           _ input: UnsafePointer<Float>?, _ height: Int, _ width: Int, _ kernelHeight: Int,
                                            _ kernelWidth: Int, _ strideY: Int, _ strideX: Int, _ padY: Int, _ padX: Int,
                                            _ outWidth: Int, _ firstPixel: Int, _ rowBias: UnsafePointer<Float>?,
-                                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-                                           _ workspace: UnsafeMutablePointer<Float>) -> Void
-    typealias WinogradWeightTransform = @Sendable (_ weights: UnsafePointer<Float>, _ outChannels: Range<Int>,
+                                           _ c: UnsafeMutablePointer<Float>?, _ ldc: Int,
+                                           _ workspace: UnsafeMutablePointer<Float>?) -> Void
+    typealias WinogradWeightTransform = @convention(c) (_ weights: UnsafePointer<Float>?, _ firstOut: Int, _ endOut: Int,
                                                    _ outChannelCount: Int, _ inChannels: Int,
-                                                   _ transformed: UnsafeMutablePointer<Float>) -> Void
-    typealias WinogradInputTransform = @Sendable (_ input: UnsafePointer<Float>, _ height: Int, _ width: Int,
-                                                  _ channels: Range<Int>, _ inChannels: Int, _ firstTileRow: Int,
-                                                  _ tileRows: Int, _ tilesX: Int, _ transformed: UnsafeMutablePointer<Float>,
-                                                  _ scratch: UnsafeMutablePointer<Float>) -> Void
-    typealias WinogradOutputTransform = @Sendable (_ products: UnsafePointer<Float>, _ channels: Range<Int>,
-                                                   _ outChannels: Int, _ firstTileRow: Int, _ tileRows: Int, _ tilesX: Int,
-                                                   _ bias: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>,
-                                                   _ height: Int, _ width: Int) -> Void
-    typealias RowOperation = @Sendable (_ row: UnsafeMutablePointer<Float>, _ count: Int) -> Void
+                                                   _ transformed: UnsafeMutablePointer<Float>?) -> Void
+    typealias WinogradInputTransform = @convention(c) (_ input: UnsafePointer<Float>?, _ height: Int, _ width: Int,
+                                                  _ firstChannel: Int, _ endChannel: Int, _ inChannels: Int,
+                                                  _ firstTileRow: Int, _ tileRows: Int, _ tilesX: Int,
+                                                  _ transformed: UnsafeMutablePointer<Float>?,
+                                                  _ scratch: UnsafeMutablePointer<Float>?) -> Void
+    typealias WinogradOutputTransform = @convention(c) (_ products: UnsafePointer<Float>?, _ firstChannel: Int,
+                                                   _ endChannel: Int, _ outChannels: Int, _ firstTileRow: Int,
+                                                   _ tileRows: Int, _ tilesX: Int, _ bias: UnsafePointer<Float>?,
+                                                   _ output: UnsafeMutablePointer<Float>?, _ height: Int,
+                                                   _ width: Int) -> Void
+    typealias RowOperation = @convention(c) (_ row: UnsafeMutablePointer<Float>?, _ count: Int) -> Void
+    typealias Activation = @convention(c) (_ activation: Int32, _ input: UnsafePointer<Float>?,
+                                          _ output: UnsafeMutablePointer<Float>?, _ count: Int) -> Void
+    typealias Widening = @convention(c) (_ source: UnsafePointer<UInt16>?, _ target: UnsafeMutablePointer<Float>?,
+                                    _ count: Int) -> Void
 
     let set: KernelSet
     /// SIMD width of the GEMM micro-kernel this set runs.
@@ -80,34 +89,47 @@ struct KernelTable: Sendable {
     let softmaxRow: RowOperation
     /// e^x in place with the set's vector exp (~1 ulp).
     let exp: RowOperation
+    /// Exact IEEE half / bfloat16 -> float of bit patterns in host order.
+    let halfToFloat: Widening
+    let bfloat16ToFloat: Widening
+    /// One of the SDV_ACTIVATION_* functions (SiLU, GELU, tanh, ...) on 16 lanes.
+    let activation: Activation
 
+    #if arch(x86_64)
     static let avx512 = KernelTable(
-        set: .avx512, vectorWidth: 16, workspaceCount: KernelsAVX512.kernelWorkspaceCount(vectorWidth: 16),
-        gemm: KernelsAVX512.kernelGEMM, convolutionGEMM: KernelsAVX512.kernelConvolutionGEMM,
-        winogradWeightTransform: KernelsAVX512.kernelWinogradWeightTransform,
-        winogradInputTransform: KernelsAVX512.kernelWinogradInputTransform,
-        winogradOutputTransform: KernelsAVX512.kernelWinogradOutputTransform,
-        softmaxRow: KernelsAVX512.kernelSoftmaxRow, exp: KernelsAVX512.kernelExp)
+        set: .avx512, vectorWidth: sdv_vector_width_avx512(), workspaceCount: sdv_workspace_count_avx512(),
+        gemm: sdv_gemm_avx512, convolutionGEMM: sdv_convolution_gemm_avx512,
+        winogradWeightTransform: sdv_winograd_weight_transform_avx512,
+        winogradInputTransform: sdv_winograd_input_transform_avx512,
+        winogradOutputTransform: sdv_winograd_output_transform_avx512,
+        softmaxRow: sdv_softmax_row_avx512, exp: sdv_exp_avx512,
+        halfToFloat: sdv_half_to_float_avx512, bfloat16ToFloat: sdv_bfloat16_to_float_avx512,
+        activation: sdv_activation_avx512)
 
     static let avx2 = KernelTable(
-        set: .avx2, vectorWidth: 8, workspaceCount: KernelsAVX2.kernelWorkspaceCount(vectorWidth: 8),
-        gemm: KernelsAVX2.kernelGEMM, convolutionGEMM: KernelsAVX2.kernelConvolutionGEMM,
-        winogradWeightTransform: KernelsAVX2.kernelWinogradWeightTransform,
-        winogradInputTransform: KernelsAVX2.kernelWinogradInputTransform,
-        winogradOutputTransform: KernelsAVX2.kernelWinogradOutputTransform,
-        softmaxRow: KernelsAVX2.kernelSoftmaxRow, exp: KernelsAVX2.kernelExp)
+        set: .avx2, vectorWidth: sdv_vector_width_avx2(), workspaceCount: sdv_workspace_count_avx2(),
+        gemm: sdv_gemm_avx2, convolutionGEMM: sdv_convolution_gemm_avx2,
+        winogradWeightTransform: sdv_winograd_weight_transform_avx2,
+        winogradInputTransform: sdv_winograd_input_transform_avx2,
+        winogradOutputTransform: sdv_winograd_output_transform_avx2,
+        softmaxRow: sdv_softmax_row_avx2, exp: sdv_exp_avx2,
+        halfToFloat: sdv_half_to_float_avx2, bfloat16ToFloat: sdv_bfloat16_to_float_avx2,
+        activation: sdv_activation_avx2)
+    #endif
 
     static let portable = KernelTable(
-        set: .portable, vectorWidth: 8, workspaceCount: KernelsPortable.kernelWorkspaceCount(vectorWidth: 8),
-        gemm: KernelsPortable.kernelGEMM, convolutionGEMM: KernelsPortable.kernelConvolutionGEMM,
-        winogradWeightTransform: KernelsPortable.kernelWinogradWeightTransform,
-        winogradInputTransform: KernelsPortable.kernelWinogradInputTransform,
-        winogradOutputTransform: KernelsPortable.kernelWinogradOutputTransform,
-        softmaxRow: KernelsPortable.kernelSoftmaxRow, exp: KernelsPortable.kernelExp)
+        set: .portable, vectorWidth: sdv_vector_width_portable(), workspaceCount: sdv_workspace_count_portable(),
+        gemm: sdv_gemm_portable, convolutionGEMM: sdv_convolution_gemm_portable,
+        winogradWeightTransform: sdv_winograd_weight_transform_portable,
+        winogradInputTransform: sdv_winograd_input_transform_portable,
+        winogradOutputTransform: sdv_winograd_output_transform_portable,
+        softmaxRow: sdv_softmax_row_portable, exp: sdv_exp_portable,
+        halfToFloat: sdv_half_to_float_portable, bfloat16ToFloat: sdv_bfloat16_to_float_portable,
+        activation: sdv_activation_portable)
 
     /// Scratch floats the Winograd input transform needs per call (every set uses the same layout).
     static func winogradInputScratchCount(tilesX: Int) -> Int {
-        KernelsPortable.winogradInputScratchCount(tilesX: tilesX)
+        sdv_winograd_input_scratch_count(tilesX)
     }
 }
 

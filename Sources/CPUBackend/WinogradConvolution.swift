@@ -1,7 +1,7 @@
 import BackendInterface
 
 /// 3x3, stride-1, padding-1 convolution by Winograd F(2x2, 3x3) (the transforms are in
-/// KernelSources/Winograd.swift): 2.25x fewer multiplications than the implicit GEMM, paid for with
+/// Sources/CKernels/KernelBody.h): 2.25x fewer multiplications than the implicit GEMM, paid for with
 /// three linear transforms. The rounding differs from a direct convolution by about as much as a
 /// different summation order does (float32 relative error ~1e-6; the parity tests hold it to the
 /// same tolerance as the direct path).
@@ -39,7 +39,7 @@ enum WinogradConvolution {
                                                 16 * outChannels * bandCapacity + 16]) { buffers in
             let (transformedWeights, transformedInput, products) = (buffers[0], buffers[1], buffers[2])
             pool.forEachChunk(outChannels, minimumChunk: 16) { channels in
-                kernels.winogradWeightTransform(weight, channels, outChannels, inChannels, transformedWeights)
+                kernels.winogradWeightTransform(weight, channels.lowerBound, channels.upperBound, outChannels, inChannels, transformedWeights)
             }
             for image in 0..<p.batch {
                 let input = UnsafePointer(x + image * inChannels * height * width)
@@ -50,7 +50,7 @@ enum WinogradConvolution {
                     let tiles = tileRows * tilesX
                     pool.forEachChunk(inChannels, minimumChunk: 8) { channels in
                         withUnsafeTemporaryAllocation(of: Float.self, capacity: KernelTable.winogradInputScratchCount(tilesX: tilesX)) { scratch in
-                            kernels.winogradInputTransform(input, height, width, channels, inChannels, firstTileRow, tileRows,
+                            kernels.winogradInputTransform(input, height, width, channels.lowerBound, channels.upperBound, inChannels, firstTileRow, tileRows,
                                                            tilesX, transformedInput, scratch.baseAddress!)
                         }
                     }
@@ -62,7 +62,7 @@ enum WinogradConvolution {
                                             c: products + position * outChannels * tiles, ldc: tiles)
                     }
                     pool.forEachChunk(outChannels, minimumChunk: 8) { channels in
-                        kernels.winogradOutputTransform(products, channels, outChannels, firstTileRow, tileRows, tilesX,
+                        kernels.winogradOutputTransform(products, channels.lowerBound, channels.upperBound, outChannels, firstTileRow, tileRows, tilesX,
                                                         bias, output, height, width)
                     }
                     firstTileRow += tileRows

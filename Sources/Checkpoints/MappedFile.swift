@@ -1,9 +1,14 @@
 import Foundation
 
-/// A checkpoint file mapped read-only. Tensors are converted out of it one at a time; the pages a
-/// tensor came from are then handed back to the kernel, so loading a 1.9 GB UNet peaks at its weights
-/// once, not at the weights plus every mapped page still counted as resident. Sendable: the mapping is
-/// read-only and fixed for the object's life; releasing pages only drops them from memory.
+/// A checkpoint file mapped read-only, once per file. Row-major float32 tensors are used in place on
+/// the CPU (the tensors keep this object, and so the mapping, alive): loading them costs no copy and
+/// no allocation, and their pages are the page cache's, shared with every other process reading the
+/// file. Tensors of other types are converted out of it one at a time and the pages they came from
+/// are handed back to the kernel, so a converted model peaks at its weights once.
+///
+/// A file replaced on disk while mapped keeps its old contents (the inode lives on: downloads rename
+/// into place); one truncated or rewritten in place by another process is not defended against.
+/// Sendable: the mapping is read-only and fixed for the object's life.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let base: UnsafeMutableRawPointer

@@ -193,39 +193,32 @@ public final class WeightLoader {
     /// The tensor stored under `prefix + name`, which must have `shape`. A missing or mismatched
     /// tensor is recorded and a zero tensor of the expected shape is returned so loading continues.
     public func callAsFunction(_ name: String, shape: [Int]) -> Tensor {
-        load(name, shape: shape, loadedShape: shape) { try $0.load(on: device) }
+        load(name, shape: shape) { try $0.load(on: device) }
     }
 
     /// The 0-dimensional parameter under `prefix + name` as a host value (a model's fixed scalar, read
     /// once at load time). Problems are recorded as for `callAsFunction`; the value is then 0.
     public func scalar(_ name: String) -> Float {
-        let value = load(name, shape: [], loadedShape: []) { try $0.load(on: .cpu) }
+        let value = load(name, shape: []) { try $0.load(on: .cpu) }
         return (try? value.scalars.first) ?? 0
     }
 
-    /// The 2-D tensor stored under `prefix + name`, which must have `shape` [rows, columns], returned
-    /// transposed as [columns, rows]. Problems are recorded as for `callAsFunction`.
-    public func transposed(_ name: String, shape: [Int]) -> Tensor {
-        precondition(shape.count == 2, "transposed loads 2-D tensors, asked for \(shape)")
-        return load(name, shape: shape, loadedShape: [shape[1], shape[0]]) { try $0.loadTransposed(on: device) }
-    }
-
-    private func load(_ name: String, shape: [Int], loadedShape: [Int], _ read: (TensorEntry) throws -> Tensor) -> Tensor {
+    private func load(_ name: String, shape: [Int], _ read: (TensorEntry) throws -> Tensor) -> Tensor {
         let key = prefix + name
         guard let entry = stateDict.entries[key] else {
             record.missing.append(key)
-            return Tensor(zeros: loadedShape, on: device)
+            return Tensor(zeros: shape, on: device)
         }
         record.used.insert(key)
         guard entry.shape == shape else {
             record.mismatches.append((key, shape, entry.shape))
-            return Tensor(zeros: loadedShape, on: device)
+            return Tensor(zeros: shape, on: device)
         }
         do {
             return try read(entry)
         } catch {
             record.unreadable.append("\(key) (\(error))")
-            return Tensor(zeros: loadedShape, on: device)
+            return Tensor(zeros: shape, on: device)
         }
     }
 

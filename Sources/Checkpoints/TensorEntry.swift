@@ -101,21 +101,18 @@ public struct TensorEntry: Sendable {
         return furthest.addingReportingOverflow(1).overflow ? nil : furthest + 1
     }
 
-    /// Converts the stored bytes to a contiguous float32 tensor on `device`, reporting an archive read failure.
+    /// The stored tensor as a contiguous float32 tensor on `device`, reporting an archive read failure.
+    /// A row-major float32 tensor of a mapped safetensors file is used in place where the device
+    /// computes on host memory (no copy, no allocation: the file's pages are shared with the page cache);
+    /// every other one is converted in one pass and the pages it came from are handed back.
     public func load(on device: Device = .cpu) throws -> Tensor {
-        try withStorageBase { base in
-            Tensor(shape: shape, elementType: .float32, on: device) { convert(from: base, into: $0.bindMemory(to: Float.self).baseAddress!) }
+        if case let .file(file, byteOffset, _) = storage, dtype == .float32, storageOffset == 0,
+           strides == TensorEntry.rowMajorStrides(shape) {
+            return Tensor(shape: shape, elementType: .float32, on: device, wrapping: UnsafeRawPointer(file.base) + byteOffset,
+                          owner: file)
         }
-    }
-
-    /// The stored 2-D [rows, columns] tensor converted to its float32 transpose [columns, rows] on `device`
-    /// in one pass, with no full-size row-major copy in between (models keep linear weights input-major).
-    public func loadTransposed(on device: Device = .cpu) throws -> Tensor {
-        precondition(shape.count == 2, "loadTransposed needs a 2-D tensor, this one is \(shape)")
         return try withStorageBase { base in
-            Tensor(shape: [shape[1], shape[0]], elementType: .float32, on: device) {
-                convertTransposed(from: base, into: $0.bindMemory(to: Float.self).baseAddress!)
-            }
+            Tensor(shape: shape, elementType: .float32, on: device) { convert(from: base, into: $0.bindMemory(to: Float.self).baseAddress!) }
         }
     }
 
@@ -180,32 +177,6 @@ public struct TensorEntry: Sendable {
                 if outerIndex[axis] < shape[axis] { break }
                 outerIndex[axis] = 0
                 axis -= 1
-            }
-        }
-    }
-
-    /// Converts a block of source rows at a time into a scratch buffer, then writes each column's
-    /// segment of the block as one contiguous run of the transposed output.
-    private func convertTransposed(from storageBase: UnsafeRawPointer, into output: UnsafeMutablePointer<Float>) {
-        let (rows, columns) = (shape[0], shape[1])
-        guard rows > 0, columns > 0 else { return }
-        let blockRows = 16
-        let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * columns)
-        defer { block.deallocate() }
-        for firstRow in stride(from: 0, to: rows, by: blockRows) {
-            let count = min(blockRows, rows - firstRow)
-            for row in 0..<count {
-                let rowStart = storageOffset + (firstRow + row) * strides[0]
-                let target = block + row * columns
-                if strides[1] == 1, let engineDType = dtype.engineDType {
-                    convertToFloat(storageBase + rowStart * dtype.byteSize, dtype: engineDType, count: columns, into: target)
-                } else {
-                    for column in 0..<columns { target[column] = dtype.readElement(storageBase, rowStart + column * strides[1]) }
-                }
-            }
-            for column in 0..<columns {
-                let target = output + column * rows + firstRow
-                for row in 0..<count { target[row] = block[row * columns + column] }
             }
         }
     }

@@ -43,19 +43,18 @@ public struct Conv2d {
     }
 }
 
-/// `nn.Linear`: weight [out, in], optional bias.
+/// `nn.Linear`: weight [out, in] as the checkpoint stores it (no transposed copy: the GEMM reads it
+/// transposed, and an fp32 checkpoint is used in place), optional bias.
 public struct Linear {
-    /// [in, out]: the checkpoint's [out, in] weight transposed once here, so that every call
-    /// multiplies contiguous weight rows (see `linear(_:inputMajorWeight:bias:)`).
-    public let inputMajorWeight: Tensor
+    public let weight: Tensor
     public let bias: Tensor?
 
     public init(_ weights: WeightLoader, inFeatures: Int, outFeatures: Int, bias: Bool = true) {
-        inputMajorWeight = weights.transposed("weight", shape: [outFeatures, inFeatures])
+        weight = weights("weight", shape: [outFeatures, inFeatures])
         self.bias = bias ? weights("bias", shape: [outFeatures]) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, inputMajorWeight: inputMajorWeight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
 }
 
 /// `nn.GroupNorm` with affine parameters.

@@ -1,20 +1,13 @@
 import BackendInterface
+import CPUBackend
 import Dispatch
 
 /// Converts `count` elements of `dtype` from raw little-endian bytes into floats on the host (the
-/// checkpoint reader's bulk path), in chunks over the cores.
+/// checkpoint reader's bulk path): the CPU's vector kernels, in chunks over the cores.
 public func convertToFloat(_ source: UnsafeRawPointer, dtype: ElementType, count: Int, into target: UnsafeMutablePointer<Float>) {
-    switch dtype {
-    case .float32:
-        UnsafeMutableRawPointer(target).copyMemory(from: source, byteCount: count * 4)
-    case .float16:
-        forEachHostChunk(count) { range in
-            for i in range { target[i] = floatFromHalfBits(source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
-        }
-    case .bfloat16:
-        forEachHostChunk(count) { range in
-            for i in range { target[i] = floatFromBFloat16Bits(source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
-        }
+    forEachHostChunk(count) { range in
+        CPUBackend.widenToFloat(source + range.lowerBound * dtype.byteSize, from: dtype, count: range.count,
+                                into: target + range.lowerBound)
     }
 }
 

@@ -27,14 +27,12 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     return result
 }
 
-/// `nn.Linear` with the weight stored input-major, [in, out] (PyTorch's [out, in] transposed): the
-/// GEMM packs contiguous weight rows instead of gathering columns of a transposed matrix, which
-/// dominates the cost when few tokens share one weight (an 8x8 latent has 64). Models load their
-/// weights transposed once and call this.
-public func linear(_ x: Tensor, inputMajorWeight weight: Tensor, bias: Tensor? = nil) -> Tensor {
+/// PyTorch `nn.Linear`: x [..., in] · weightᵀ + bias [out], with the weight in the checkpoint's own
+/// [out, in] layout (the GEMM reads it transposed, so a mapped checkpoint is used in place).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     x.requireSameDevice(weight, bias, operation: "linear")
-    let inFeatures = weight.dim(0), outFeatures = weight.dim(1)
-    precondition(weight.rank == 2 && x.dim(-1) == inFeatures, "linear: input \(x.shape) does not match input-major weight \(weight.shape)")
+    let inFeatures = weight.dim(1), outFeatures = weight.dim(0)
+    precondition(weight.rank == 2 && x.dim(-1) == inFeatures, "linear: input \(x.shape) does not match weight \(weight.shape)")
     precondition(bias == nil || bias!.count == outFeatures, "linear: bias \(bias!.shape) for \(outFeatures) outputs")
     let rows = x.count / max(inFeatures, 1)
     let result = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures], on: x.device)
@@ -46,15 +44,9 @@ public func linear(_ x: Tensor, inputMajorWeight weight: Tensor, bias: Tensor? =
         x.backend.fill(result.buffer, value: 0)
         return result
     }
-    x.backend.gemm(GEMMParameters(m: rows, n: outFeatures, k: inFeatures), a: x.operand.buffer,
+    x.backend.gemm(GEMMParameters(m: rows, n: outFeatures, k: inFeatures, transposeB: true), a: x.operand.buffer,
                    b: weight.weightOperand.buffer, bias: bias?.operand.buffer, into: result.buffer)
     return result
-}
-
-/// PyTorch `nn.Linear`: x [..., in] · weightᵀ ([out, in]) + bias [out] (transposes on every call;
-/// models keep the input-major form).
-public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
-    linear(x, inputMajorWeight: weight.permuted([1, 0]), bias: bias)
 }
 
 /// PyTorch `conv2d` (groups 1, dilation 1, zero padding): x [N, Cin, H, W], weight [Cout, Cin, kh, kw],

@@ -12,10 +12,14 @@ public typealias ElementType = BackendInterface.ElementType
 final class TensorStorage: Sendable {
     let device: Device
     let buffer: BackendBuffer
+    /// Borrowed memory no operation may write (a mapped checkpoint used in place): in-place updates
+    /// copy it first.
+    let isReadOnly: Bool
 
-    init(device: Device, buffer: BackendBuffer) {
+    init(device: Device, buffer: BackendBuffer, isReadOnly: Bool = false) {
         self.device = device
         self.buffer = buffer
+        self.isReadOnly = isReadOnly
     }
 }
 
@@ -73,9 +77,9 @@ public struct Tensor: Sendable, CustomStringConvertible {
     /// Whether both tensors view the same storage (caches keyed by a tensor use it).
     public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
 
-    /// Makes the storage this tensor's own before an in-place update.
+    /// Makes the storage this tensor's own (and writable) before an in-place update.
     mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) {
+        if !isKnownUniquelyReferenced(&storage) || storage.isReadOnly {
             let copy = Tensor(uninitializedShape: shape, elementType: elementType, on: device)
             backend.copy(buffer, into: copy.buffer, StridedCopy(shape: [count], sourceOffset: 0, sourceStrides: [1],
                                                                   outputOffset: 0, outputStrides: [1]))

@@ -22,6 +22,22 @@ extension Tensor {
         self.init(shape: shape, storage: TensorStorage(device: device, buffer: buffer))
     }
 
+    /// `shape` elements of `elementType` at `bytes` (little-endian, row-major), which stay valid and
+    /// unchanged while `owner` lives: used in place where the device computes on host memory (the CPU
+    /// reading a mapped checkpoint), uploaded as a copy elsewhere.
+    public init(shape: [Int], elementType: ElementType, on device: Device = .cpu, wrapping bytes: UnsafeRawPointer,
+                owner: AnyObject & Sendable) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        let count = shape.reduce(1, *)
+        if let buffer = device.backend.makeBuffer(wrapping: bytes, count: count, elementType: elementType, owner: owner) {
+            self.init(shape: shape, storage: TensorStorage(device: device, buffer: buffer, isReadOnly: true))
+        } else {
+            self.init(shape: shape, elementType: elementType, on: device) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: count * elementType.byteSize))
+            }
+        }
+    }
+
     /// Downloads the values as floats (waits for the device; reports a failure in its pending work).
     public var scalars: [Float] {
         get throws {

@@ -37,14 +37,15 @@ final class ProgressRenderer {
         }
     }
 
-    func printSummary(_ summary: JobSummary) {
+    /// The run's one-line summary; `modelLoadSeconds`: how long the model took to load before it.
+    func printSummary(_ summary: JobSummary, modelLoadSeconds: Double) {
         endLine()
         guard let mean = summary.meanSecondsPerFrame, let p95 = summary.p95SecondsPerFrame else {
-            print("No frames processed.")
+            print("No frames processed (model loaded in \(Self.seconds(modelLoadSeconds))).")
             return
         }
         let latency = summary.firstFrameLatency.map { Self.seconds($0) } ?? "-"
-        print("Summary: \(summary.frames) frames in \(Self.seconds(summary.totalSeconds)); "
+        print("Summary: model loaded in \(Self.seconds(modelLoadSeconds)); \(summary.frames) frames in \(Self.seconds(summary.totalSeconds)); "
               + "mean \(Self.seconds(mean))/frame, p95 \(Self.seconds(p95))/frame, first frame after \(latency)")
     }
 

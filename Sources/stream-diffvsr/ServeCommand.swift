@@ -137,12 +137,14 @@ struct ServeCommand: AsyncParsableCommand {
             settings.tileBlending = tilingOptions.tileBlending
             settings.threads = threads
             let tools = try FFmpegTools.locate()
+            let loadStart = Date()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try await PipelineProvider(settings: settings)
+            let loaded = String(format: "model loaded in %.2f s", Date().timeIntervalSince(loadStart))
             let server = try WebServer(configuration: configuration, provider: provider, tools: tools)
             defer { server.stop() }
             let address = "http://\(configuration.host):\(configuration.port)/"
             let opening = configuration.authToken == nil ? "" : " (open \(address)?token=<the access token> once per browser)"
-            FileHandle.standardError.write(Data("serving \(provider.modelName) on \(address)\(opening)\n".utf8))
+            FileHandle.standardError.write(Data("serving \(provider.modelName) on \(address)\(opening) (\(loaded))\n".utf8))
             try await server.run()
         } catch {
             throw exitWithError(error)

@@ -150,9 +150,11 @@ struct UpscaleCommand: AsyncParsableCommand {
             let runner = JobRunner(job: job, options: options, onEvent: progress.handle)
             // Input problems surface before the (slow) model load.
             try runner.validate()
+            let loadStart = Date()
             let factory = try await PipelineUpscalerFactory(settings: settings)
+            let loadSeconds = Date().timeIntervalSince(loadStart)
             let summary = try runner.run(factory: factory)
-            progress.printSummary(summary)
+            progress.printSummary(summary, modelLoadSeconds: loadSeconds)
         } catch {
             throw exitWithError(error)
         }

@@ -1,1 +1,0 @@
-../KernelSources/Winograd.swift
