@@ -16,10 +16,9 @@ struct PipelineSettings {
     var noise: NoiseSource = .native
     var initialLatentsPath: String?
     var device: DeviceChoice = .automatic
-    /// The device's activation storage type: float32, or float16 on a GPU that stores it (float32
-    /// arithmetic inside every kernel). Set from STREAM_DIFFVSR_PRECISION until `--precision` lands.
-    var activationType: ElementType = ProcessInfo.processInfo.environment["STREAM_DIFFVSR_PRECISION"]
-        .flatMap(ElementType.init(precisionName:)) ?? .float32
+    /// The device's activation storage type (`--precision`): float32, or float16 on a GPU that stores it
+    /// (float32 arithmetic inside every kernel).
+    var activationType: ElementType = .float32
     /// CPU engine threads (default: all cores).
     var threads: Int?
     var flowIterations: Int = 12

@@ -83,6 +83,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N.")
     var device: DeviceChoice = .automatic
 
+    @OptionGroup var precisionOption: PrecisionOption
+
     @Option(help: "CPU engine worker threads (default: all cores).")
     var threads: Int?
 
@@ -136,6 +138,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings.tileOverlap = tilingOptions.tileOverlap
             settings.tileBlending = tilingOptions.tileBlending
             settings.threads = threads
+            settings.activationType = precisionOption.activationType
             let tools = try FFmpegTools.locate()
             let loadStart = Date()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try await PipelineProvider(settings: settings)

@@ -24,6 +24,26 @@ func exitWithError(_ error: Error) -> ExitCode {
     return ExitCode.failure
 }
 
+/// `--precision fp32|fp16|bf16`: the device's activation storage type.
+extension ElementType: ExpressibleByArgument {
+    public init?(argument: String) { self.init(precisionName: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.precisionName) }
+}
+
+/// `--precision`, shared by `upscale`, `serve` and `worker`.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Activation storage: fp32 (default) or fp16 (fp16 storage, float32 arithmetic inside every kernel).",
+        discussion: "fp16 needs a device that computes on it (a Vulkan GPU with 16-bit storage); the CPU engine refuses it in one line. "
+            + "Golden case on lavapipe: fp32 89-96 dB, fp16 55-59 dB (docs/gpu.md). STREAM_DIFFVSR_PRECISION sets the default."))
+    var precision: ElementType?
+
+    /// The option, else STREAM_DIFFVSR_PRECISION, else fp32.
+    var activationType: ElementType {
+        precision ?? ProcessInfo.processInfo.environment["STREAM_DIFFVSR_PRECISION"].flatMap(ElementType.init(precisionName:)) ?? .float32
+    }
+}
+
 extension DeviceChoice: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
 }

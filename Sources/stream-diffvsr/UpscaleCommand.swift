@@ -57,6 +57,8 @@ struct UpscaleCommand: AsyncParsableCommand {
     @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N (see `stream-diffvsr devices`).")
     var device: DeviceChoice = .automatic
 
+    @OptionGroup var precisionOption: PrecisionOption
+
     @Option(help: "CPU engine worker threads (default: all cores).")
     var threads: Int?
 
@@ -187,6 +189,7 @@ struct UpscaleCommand: AsyncParsableCommand {
         settings.initialLatentsPath = initialLatents
         settings.device = device
         settings.threads = threads
+        settings.activationType = precisionOption.activationType
         settings.flowResolution = flowResolution
         settings.flowIterations = flowIterations
         settings.componentOverrides[.unet] = unetWeights

@@ -41,6 +41,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N.")
     var device: DeviceChoice = .automatic
 
+    @OptionGroup var precisionOption: PrecisionOption
+
     @Option(help: "CPU engine worker threads (default: all cores).")
     var threads: Int?
 
@@ -86,6 +88,7 @@ struct WorkerCommand: AsyncParsableCommand {
             pipeline.tileOverlap = tilingOptions.tileOverlap
             pipeline.tileBlending = tilingOptions.tileBlending
             pipeline.threads = threads
+            pipeline.activationType = precisionOption.activationType
             pipeline.flowIterations = flowIterations
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try await PipelineProvider(settings: pipeline)
             logger.info("model loaded", metadata: ["model": "\(provider.modelName)"])
