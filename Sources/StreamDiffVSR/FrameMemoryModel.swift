@@ -4,9 +4,9 @@ import TensorEngine
 
 /// An estimate of one frame's working memory (activations, not weights) from its size and the model's
 /// widths, for `--tile auto`: tiles are used only when the untiled frame would not fit the budget.
-/// The per-pixel factors were measured on the CPU engine with the full-size random model (Benchmarks/
-/// README.md: peak RSS of the networks at two sizes, minus their weights) and are scaled by the widths
-/// of the model in use, so a small model is not tiled needlessly.
+/// The per-pixel factors are estimates from the networks' peak RSS in Benchmarks/README.md (the 720p
+/// full-size runs), not yet calibrated per component (a measurement is planned: issue 17); they are
+/// scaled by the widths of the model in use, so a small model is not tiled needlessly.
 struct FrameMemoryModel {
     /// Bytes per latent (LR) pixel of one UNet + ControlNet step, per channel of the first UNet block.
     static let denoiseBytesPerPixelPerChannel: Double = 240
