@@ -80,13 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var tilingOptions: TilingOptions
 
-    @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N.")
-    var device: DeviceChoice = .automatic
-
-    @OptionGroup var precisionOption: PrecisionOption
-
-    @Option(help: "CPU engine worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var compute: ComputeOptions
 
     @Flag(name: .customLong("nearest-upscaler-for-testing"), help: .hidden)
     var nearestStandIn = false
@@ -132,13 +126,11 @@ struct ServeCommand: AsyncParsableCommand {
             var settings = PipelineSettings(modelReference: configuration.modelID, flowWeights: flowWeights)
             settings.numInferenceSteps = defaultSteps
             settings.seed = seed
-            settings.device = device
             settings.noise = noiseOptions.source
             settings.tiling = tilingOptions.tiling
             settings.tileOverlap = tilingOptions.tileOverlap
             settings.tileBlending = tilingOptions.tileBlending
-            settings.threads = threads
-            settings.activationType = precisionOption.activationType
+            compute.apply(to: &settings)
             let tools = try FFmpegTools.locate()
             let loadStart = Date()
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try await PipelineProvider(settings: settings)

@@ -30,17 +30,33 @@ extension ElementType: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.precisionName) }
 }
 
-/// `--precision`, shared by `upscale`, `serve` and `worker`.
-struct PrecisionOption: ParsableArguments {
+/// `--device`, `--precision` and `--threads`, shared by `upscale`, `serve` and `worker`.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N (see `stream-diffvsr devices`).")
+    var device: DeviceChoice = .automatic
+
     @Option(help: ArgumentHelp(
         "Activation storage: fp32 (default) or fp16 (fp16 storage, float32 arithmetic inside every kernel).",
         discussion: "fp16 needs a device that computes on it (a Vulkan GPU with 16-bit storage); the CPU engine refuses it in one line. "
             + "Golden case on lavapipe: fp32 89-96 dB, fp16 55-59 dB (docs/gpu.md). STREAM_DIFFVSR_PRECISION sets the default."))
     var precision: ElementType?
 
+    @Option(help: "CPU engine worker threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
     /// The option, else STREAM_DIFFVSR_PRECISION, else fp32.
     var activationType: ElementType {
         precision ?? ProcessInfo.processInfo.environment["STREAM_DIFFVSR_PRECISION"].flatMap(ElementType.init(precisionName:)) ?? .float32
+    }
+
+    func apply(to settings: inout PipelineSettings) {
+        settings.device = device
+        settings.threads = threads
+        settings.activationType = activationType
     }
 }
 

@@ -54,13 +54,7 @@ struct UpscaleCommand: AsyncParsableCommand {
             help: "Safetensors file with a tensor `latents` [N, 4, h, w]; frame i of each sequence starts from latents[i].")
     var initialLatents: String?
 
-    @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N (see `stream-diffvsr devices`).")
-    var device: DeviceChoice = .automatic
-
-    @OptionGroup var precisionOption: PrecisionOption
-
-    @Option(help: "CPU engine worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var compute: ComputeOptions
 
     @Option(help: "RAFT refinement iterations (the original uses 12; fewer is faster and less accurate).")
     var flowIterations = 12
@@ -133,7 +127,6 @@ struct UpscaleCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard numInferenceSteps >= 1 else { throw ValidationError("--num-inference-steps must be at least 1, got \(numInferenceSteps)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard flowIterations >= 1 else { throw ValidationError("--flow-iterations must be at least 1, got \(flowIterations)") }
     }
 
@@ -187,9 +180,7 @@ struct UpscaleCommand: AsyncParsableCommand {
         settings.tileOverlap = tilingOptions.tileOverlap
         settings.tileBlending = tilingOptions.tileBlending
         settings.initialLatentsPath = initialLatents
-        settings.device = device
-        settings.threads = threads
-        settings.activationType = precisionOption.activationType
+        compute.apply(to: &settings)
         settings.flowResolution = flowResolution
         settings.flowIterations = flowIterations
         settings.componentOverrides[.unet] = unetWeights

@@ -38,13 +38,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var tilingOptions: TilingOptions
 
-    @Option(help: "Where to compute: auto (the first discrete GPU, else the CPU), cpu, vulkan or vulkan:N.")
-    var device: DeviceChoice = .automatic
-
-    @OptionGroup var precisionOption: PrecisionOption
-
-    @Option(help: "CPU engine worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var compute: ComputeOptions
 
     @Option(help: "RAFT refinement iterations (the original uses 12; fewer is faster and less accurate).")
     var flowIterations = 12
@@ -82,13 +76,11 @@ struct WorkerCommand: AsyncParsableCommand {
             let storage = try SharedStorage(root: storage)
             var pipeline = PipelineSettings(modelReference: modelID, flowWeights: flowWeights)
             pipeline.seed = seed
-            pipeline.device = device
             pipeline.noise = noiseOptions.source
             pipeline.tiling = tilingOptions.tiling
             pipeline.tileOverlap = tilingOptions.tileOverlap
             pipeline.tileBlending = tilingOptions.tileBlending
-            pipeline.threads = threads
-            pipeline.activationType = precisionOption.activationType
+            compute.apply(to: &pipeline)
             pipeline.flowIterations = flowIterations
             let provider: UpscalerProvider = nearestStandIn ? NearestStandInProvider() : try await PipelineProvider(settings: pipeline)
             logger.info("model loaded", metadata: ["model": "\(provider.modelName)"])
